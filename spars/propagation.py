@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from ._custom_types import PostInput, Spikes, SynapseVar
+from ._prefix import nonzero_ids
 from .connectivity import Connectivity
 
 
@@ -34,7 +35,7 @@ def propagate(
         spikes: ``[..., n_pre]`` presynaptic spikes (0/1 or graded values),
             any number of leading batch axes.
         event_capacity: events processed per chunk (a speed knob, not a
-            limit); default about 1.6% of ``batch * n_pre``, at least 128.
+            limit); default about 3% of ``batch * n_pre``, at least 128.
 
     Returns:
         ``[..., n_post]`` input, in the weights' dtype.
@@ -56,8 +57,8 @@ def propagate(
 
 
 def default_event_capacity(n_events_max: int) -> int:
-    """Events per chunk: ~1/64 of all (batch, pre) pairs, at least 128."""
-    return max(1, min(n_events_max, max(128, math.ceil(n_events_max / 64))))
+    """Events per chunk: ~1/32 of all (batch, pre) pairs, at least 128."""
+    return max(1, min(n_events_max, max(128, math.ceil(n_events_max / 32))))
 
 
 def propagate_reference(conn: Connectivity, weights: SynapseVar, spikes: Spikes) -> PostInput:
@@ -84,8 +85,7 @@ def _check_shapes(conn: Connectivity, weights, spikes) -> None:
 def _event_list(flat, capacity: int):
     """Flat ids of non-zero (batch, pre) events, padded to a multiple of capacity."""
     size = math.ceil(flat.size / capacity) * capacity
-    ids = jnp.nonzero(flat.reshape(-1), size=size, fill_value=flat.size)[0]
-    return ids.astype(jnp.int32), jnp.count_nonzero(flat).astype(jnp.int32)
+    return nonzero_ids(flat, size), jnp.count_nonzero(flat).astype(jnp.int32)
 
 
 def _chunk_loop(ids, count, capacity: int, n_pre: int, body, init):

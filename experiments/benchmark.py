@@ -1,0 +1,117 @@
+"""Propagation speed: spars vs dense matmul vs jax.experimental.sparse (BCOO).
+
+    python -m experiments.benchmark [--quick] [--out results/benchmark]
+
+Times forward and forward+backward (gradients w.r.t. weights and spikes) of
+one propagation step per case and prints the ratios against spars.
+"""
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import sparse
+
+import spars
+
+CASES = (  # (batch, n_pre, n_post, p_connect, p_spike)
+    (32, 700, 512, 0.1, 0.02),
+    (32, 4096, 4096, 0.01, 0.02),
+    (1, 20000, 20000, 0.001, 0.01),
+)
+
+
+def time_call(fn, *args, reps: int) -> float:
+    """Median wall time of ``fn(*args)`` [ms] after one warm-up (compile) call."""
+    jax.block_until_ready(fn(*args))
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
+def make_case(key, batch, n_pre, n_post, p_connect, p_spike):
+    k_conn, k_w, k_s, k_r = jax.random.split(key, 4)
+    conn = spars.fixed_probability(k_conn, n_pre, n_post, p_connect)
+    weights = jnp.where(conn.mask, jax.random.normal(k_w, conn.indices.shape), 0.0)
+    spikes = (jax.random.uniform(k_s, (batch, n_pre)) < p_spike).astype(jnp.float32)
+    probe = jax.random.normal(k_r, (batch, n_post))
+    return conn, weights, spikes, probe
+
+
+def methods(conn, weights):
+    """``name -> (forward(w, s), weights in that method's layout)``."""
+    pre, post, w = spars.to_coo(conn, weights)
+    coo = jnp.asarray(np.stack([pre, post], axis=1), jnp.int32)
+
+    def bcoo(data, s):
+        return s @ sparse.BCOO((data, coo), shape=conn.shape)
+
+    return {
+        "spars": (lambda w_, s: spars.propagate(conn, w_, s), weights),
+        "dense": (lambda w_, s: s @ w_, spars.to_dense(conn, weights)),
+        "bcoo": (bcoo, jnp.asarray(w)),
+    }
+
+
+def run_case(key, case, reps: int) -> dict:
+    conn, weights, spikes, probe = make_case(key, *case)
+    row = {"case": dict(zip(("batch", "n_pre", "n_post", "p", "spiking"), case, strict=True))}
+    row["case"]["synapses"] = int(conn.n_synapses)
+    for name, (fwd, w) in methods(conn, weights).items():
+        loss = jax.jit(jax.grad(lambda w_, s, f=fwd: jnp.vdot(f(w_, s), probe), argnums=(0, 1)))
+        row[name] = {
+            "forward_ms": time_call(jax.jit(fwd), w, spikes, reps=reps),
+            "forward_backward_ms": time_call(loss, w, spikes, reps=reps),
+        }
+        del w
+    return row
+
+
+def print_row(row: dict) -> None:
+    c = row["case"]
+    print(
+        f"\nbatch {c['batch']}, {c['n_pre']}->{c['n_post']}, p={c['p']}, "
+        f"{100 * c['spiking']:.0f}% spiking, {c['synapses']} synapses"
+    )
+    print(f"  {'method':8s} {'fwd [ms]':>10s} {'x spars':>8s} {'fwd+bwd [ms]':>13s} {'x spars':>8s}")
+    ref = row["spars"]
+    for name in ("spars", "dense", "bcoo"):
+        r = row[name]
+        print(
+            f"  {name:8s} {r['forward_ms']:10.3f} {r['forward_ms'] / ref['forward_ms']:8.1f} "
+            f"{r['forward_backward_ms']:13.3f} "
+            f"{r['forward_backward_ms'] / ref['forward_backward_ms']:8.1f}"
+        )
+
+
+def main(argv=None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--reps", type=int, default=None, help="timed repetitions per figure")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("results/benchmark"))
+    args = parser.parse_args(argv)
+    reps = args.reps or (5 if args.quick else 20)
+    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}; median of {reps} runs")
+    rows = []
+    for n, case in enumerate(CASES):
+        rows.append(run_case(jax.random.fold_in(jax.random.key(args.seed), n), case, reps))
+        print_row(rows[-1])
+    args.out.mkdir(parents=True, exist_ok=True)
+    meta = {"jax": jax.__version__, "device": jax.devices()[0].device_kind,
+            "machine": platform.machine(), "reps": reps}
+    (args.out / "propagate.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    print(f"\nwrote {args.out / 'propagate.json'}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
