@@ -81,7 +81,9 @@ def print_row(row: dict) -> None:
         f"\nbatch {c['batch']}, {c['n_pre']}->{c['n_post']}, p={c['p']}, "
         f"{100 * c['spiking']:.0f}% spiking, {c['synapses']} synapses"
     )
-    print(f"  {'method':8s} {'fwd [ms]':>10s} {'x spars':>8s} {'fwd+bwd [ms]':>13s} {'x spars':>8s}")
+    print(
+        f"  {'method':8s} {'fwd [ms]':>10s} {'x spars':>8s} {'fwd+bwd [ms]':>13s} {'x spars':>8s}"
+    )
     ref = row["spars"]
     for name in ("spars", "dense", "bcoo"):
         r = row[name]
@@ -106,8 +108,12 @@ def main(argv=None) -> list[dict]:
         rows.append(run_case(jax.random.fold_in(jax.random.key(args.seed), n), case, reps))
         print_row(rows[-1])
     args.out.mkdir(parents=True, exist_ok=True)
-    meta = {"jax": jax.__version__, "device": jax.devices()[0].device_kind,
-            "machine": platform.machine(), "reps": reps}
+    meta = {
+        "jax": jax.__version__,
+        "device": jax.devices()[0].device_kind,
+        "machine": platform.machine(),
+        "reps": reps,
+    }
     (args.out / "propagate.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     print(f"\nwrote {args.out / 'propagate.json'}")
     return rows
