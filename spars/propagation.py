@@ -47,7 +47,9 @@ def propagate(
     weights, spikes = jnp.asarray(weights), jnp.asarray(spikes)
     _check_shapes(conn, weights, spikes)
     batch = spikes.shape[:-1]
-    flat = jnp.asarray(spikes).reshape(-1, conn.n_pre).astype(weights.dtype)
+    flat = spikes.reshape(math.prod(batch), conn.n_pre).astype(weights.dtype)
+    if flat.size == 0 or conn.max_row == 0:
+        return jnp.zeros((*batch, conn.n_post), weights.dtype)
     if event_capacity is None:
         event_capacity = default_event_capacity(flat.size)
     if event_capacity < 1:
@@ -65,7 +67,7 @@ def propagate_reference(conn: Connectivity, weights: SynapseVar, spikes: Spikes)
     """Pure-jnp twin of :func:`propagate` that scatters every row (not event-driven)."""
     weights, spikes = jnp.asarray(weights), jnp.asarray(spikes)
     _check_shapes(conn, weights, spikes)
-    flat = jnp.asarray(spikes).reshape(-1, conn.n_pre).astype(weights.dtype)
+    flat = spikes.reshape(math.prod(spikes.shape[:-1]), conn.n_pre).astype(weights.dtype)
     contrib = flat[:, :, None] * weights[None]
     out = jnp.zeros((flat.shape[0], conn.n_post), weights.dtype)
     out = out.at[:, conn.indices].add(contrib, mode="drop")

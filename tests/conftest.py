@@ -1,0 +1,16 @@
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "spars",
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("spars")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
