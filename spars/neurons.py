@@ -8,7 +8,6 @@ potential; a Poisson source reads ``drive`` as rates [Hz]. ``drive=None``
 means no input. Time constants are in [ms], potentials in [mV].
 """
 
-import math
 from typing import NamedTuple
 
 import equinox as eqx
@@ -22,8 +21,8 @@ from .surrogate import FastSigmoid
 Potential = Float[Array, "*batch n"]
 
 
-def _decay(tau: float, dt: float) -> float:
-    return math.exp(-dt / tau)
+def _decay(tau, dt):
+    return jnp.exp(-dt / jnp.asarray(tau))
 
 
 def _drive(drive, like):
@@ -86,7 +85,7 @@ class LIF(eqx.Module):
         return v + z * (self.v_reset - v)
 
     def _refrac(self, refrac, spikes):
-        steps = round(self.tau_refrac / self.dt)
+        steps = jnp.round(jnp.asarray(self.tau_refrac) / self.dt).astype(jnp.int32)
         return jnp.where(spikes > 0, steps, jnp.maximum(refrac - 1, 0))
 
 

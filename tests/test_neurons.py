@@ -1,0 +1,137 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from spars import neurons, surrogate
+
+
+def _lif_numpy(drive, tau, v_rest, v_reset, v_th, refrac_steps, dt, subtract=False):
+    """Hand-written LIF loop: returns spikes and potentials [T, n]."""
+    alpha = np.exp(-dt / tau)
+    v = np.full(drive.shape[1], v_rest)
+    left = np.zeros(drive.shape[1], int)
+    spikes, vs = [], []
+    for d in drive:
+        v = np.where(left > 0, v_reset, v_rest + alpha * (v - v_rest) + d)
+        z = (v >= v_th) & (left == 0)
+        v = np.where(z, v - (v_th - v_reset) if subtract else v_reset, v)
+        left = np.where(z, refrac_steps, np.maximum(left - 1, 0))
+        spikes.append(z.astype(np.float32))
+        vs.append(v)
+    return np.array(spikes), np.array(vs)
+
+
+def _run(model, drive):
+    def step(state, d):
+        z, state = model.step(state, d)
+        return state, (z, state.v)
+
+    return jax.lax.scan(step, model.init(), jnp.asarray(drive))[1]
+
+
+@pytest.mark.parametrize("subtract", [False, True])
+def test_lif_matches_hand_written_loop(subtract):
+    drive = np.random.default_rng(0).uniform(0, 6, (200, 5)).astype(np.float32)
+    params = dict(tau_mem=10.0, v_rest=-65.0, v_reset=-70.0, v_thresh=-50.0, dt=0.5)
+    model = neurons.LIF(5, tau_refrac=2.0, reset_by_subtraction=subtract, **params)
+    z, v = _run(model, drive)
+    z_ref, v_ref = _lif_numpy(
+        drive, 10.0, -65.0, -70.0, -50.0, refrac_steps=4, dt=0.5, subtract=subtract
+    )
+    np.testing.assert_array_equal(z, z_ref)
+    np.testing.assert_allclose(v, v_ref, rtol=1e-5, atol=1e-3)
+    assert z.sum() > 10
+    gaps = np.diff(np.flatnonzero(z_ref[:, 0]))
+    assert gaps.min() >= 5  # 4 refractory steps after each spike
+
+
+def test_alif_threshold_adapts():
+    drive = np.full((300, 1), 0.3, np.float32)
+    lif = neurons.LIF(1, tau_mem=20.0)
+    alif = neurons.ALIF(1, tau_mem=20.0, tau_adapt=200.0, beta=0.5)
+    n_lif, n_alif = float(_run(lif, drive)[0].sum()), float(_run(alif, drive)[0].sum())
+    assert 0 < n_alif < n_lif
+
+    # Hand-worked: threshold 1 + beta * a with a <- rho a + z.
+    state = alif.init()
+    a, v = 0.0, 0.0
+    rho, alpha = np.exp(-1 / 200.0), np.exp(-1 / 20.0)
+    for _ in range(100):
+        z, state = alif.step(state, jnp.array([0.3]))
+        v = alpha * v + 0.3
+        z_ref = float(v >= 1.0 + 0.5 * a)
+        v = 0.0 if z_ref else v
+        a = rho * a + z_ref
+        assert float(z[0]) == z_ref
+        np.testing.assert_allclose(state.a, [a], rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "fn, derivative",
+    [
+        (surrogate.FastSigmoid(slope=4.0), lambda x: 1 / (1 + 4 * abs(x)) ** 2),
+        (
+            surrogate.Sigmoid(slope=3.0),
+            lambda x: 3 / (1 + np.exp(-3 * x)) * (1 - 1 / (1 + np.exp(-3 * x))),
+        ),
+        (surrogate.Triangle(gamma=0.3, width=2.0), lambda x: 0.3 / 2 * max(0.0, 1 - abs(x) / 2)),
+        (surrogate.ArcTan(alpha=2.0), lambda x: 2 / (2 * (1 + (np.pi / 2 * 2 * x) ** 2))),
+    ],
+)
+def test_surrogates_forward_step_and_backward_formula(fn, derivative):
+    xs = np.array([-3.0, -0.5, 0.0, 0.25, 1.5], np.float32)
+    np.testing.assert_array_equal(fn(jnp.asarray(xs)), (xs >= 0).astype(np.float32))
+    grads = jax.vmap(jax.grad(fn))(jnp.asarray(xs))
+    np.testing.assert_allclose(grads, [derivative(float(x)) for x in xs], rtol=1e-5)
+
+
+def test_detach_reset_stops_gradient_through_reset():
+    def v_after(drive, detach):
+        model = neurons.LIF(1, detach_reset=detach, spike_fn=surrogate.FastSigmoid(1.0))
+        _, state = model.step(model.init(), drive)
+        return state.v.sum()
+
+    drive = jnp.array([1.2])  # crosses threshold 1.0: spikes and resets to 0
+    assert float(v_after(drive, True)) == 0.0
+    # v_after = v + z (v_reset - v) = v (1 - z); detached: d/dv = 1 - z = 0.
+    assert float(jax.grad(v_after)(drive, True)[0]) == pytest.approx(0.0)
+    # Not detached: 1 - z - v dz/dv = -1.2 / (1 + 0.2)^2.
+    assert float(jax.grad(v_after)(drive, False)[0]) == pytest.approx(-1.2 / 1.44, rel=1e-5)
+
+
+def test_leaky_integrator():
+    model = neurons.LeakyIntegrator(2, tau_mem=10.0)
+    v = model.init((3,))
+    for _ in range(2):
+        out, v = model.step(v, jnp.ones((3, 2)))
+    np.testing.assert_allclose(out, np.full((3, 2), np.exp(-0.1) + 1.0), rtol=1e-6)
+
+
+def test_poisson_rate_and_drive():
+    model = neurons.PoissonSource(1000, rate=50.0, dt=1.0)
+    state = model.init((4,), jax.random.key(0))
+    total = 0.0
+    for _ in range(50):
+        z, state = model.step(state)
+        total += float(z.sum())
+    expected = 4 * 1000 * 50 * 0.05
+    assert abs(total - expected) < 5 * np.sqrt(expected)
+    z, _ = model.step(state, jnp.zeros((4, 1000)))
+    assert float(z.sum()) == 0.0
+    with pytest.raises(ValueError, match="needs a PRNG key"):
+        model.init((4,))
+
+
+def test_spike_train_replay_and_binning():
+    train = neurons.SpikeTrain.from_events(
+        [0.2, 0.7, 2.5, 2.6], [1, 1, 0, 0], n=2, dt=1.0, n_steps=3
+    )
+    np.testing.assert_array_equal(train.spikes, [[0, 2], [0, 0], [2, 0]])
+    state, frames = train.init(), []
+    for _ in range(4):
+        z, state = train.step(state)
+        frames.append(np.asarray(z))
+    np.testing.assert_array_equal(frames[3], [0, 0])  # zeros after the end
+    with pytest.raises(ValueError, match=r"event 1 \(time 3.5 ms, unit 0\) is outside"):
+        neurons.SpikeTrain.from_events([0.5, 3.5], [0, 0], n=2, dt=1.0, n_steps=3)
