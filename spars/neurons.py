@@ -143,6 +143,11 @@ class LeakyIntegrator(eqx.Module):
         return v, v
 
 
+class PoissonState(NamedTuple):
+    key: jax.Array  # PRNG key for the next step
+    template: Potential  # zeros of the output shape [*batch, n]
+
+
 class PoissonSource(eqx.Module):
     """Independent Poisson spike trains: P(spike in a step) = ``rate * dt``.
 
@@ -158,18 +163,18 @@ class PoissonSource(eqx.Module):
     rate: float | Float[Array, " n"] = 10.0
     dt: float = 1.0
 
-    def init(self, batch_shape: tuple[int, ...] = (), key=None):
+    def init(self, batch_shape: tuple[int, ...] = (), key=None) -> PoissonState:
         if key is None:
             raise ValueError("PoissonSource.init needs a PRNG key")
-        return (jax.random.split(key)[0], jnp.zeros((*batch_shape, self.n)))
+        return PoissonState(key, jnp.zeros((*batch_shape, self.n)))
 
-    def step(self, state, drive=None):
-        key, like = state
-        key, sub = jax.random.split(key)
+    def step(self, state: PoissonState, drive=None) -> tuple[Potential, PoissonState]:
+        key, sub = jax.random.split(state.key)
+        shape = state.template.shape
         rate = self.rate if drive is None else drive
-        p = jnp.broadcast_to(rate * self.dt * 1e-3, like.shape)
-        spikes = (jax.random.uniform(sub, like.shape) < p).astype(like.dtype)
-        return spikes, (key, like)
+        p = jnp.broadcast_to(rate * self.dt * 1e-3, shape)
+        spikes = (jax.random.uniform(sub, shape) < p).astype(state.template.dtype)
+        return spikes, PoissonState(key, state.template)
 
 
 class SpikeTrain(eqx.Module):
