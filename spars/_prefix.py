@@ -22,13 +22,17 @@ def count_prefix(flags, block: int = _BLOCK) -> Int[Array, " n"]:
     return (within + offsets[:, None]).reshape(-1)[:n]
 
 
-def nonzero_ids(x, size: int) -> Int[Array, " size"]:
-    """Ascending flat ids of the non-zero entries of ``x``, padded with ``x.size``.
+def nonzero_ids(x, size: int) -> tuple[Int[Array, " size"], Int[Array, ""]]:
+    """Ascending flat ids of the non-zero entries of ``x``, and their count.
 
-    Same as ``jnp.nonzero(x.ravel(), size=size, fill_value=x.size)[0]`` but
-    built from :func:`count_prefix` and one scatter.
+    Ids are padded with ``x.size``.
+
+    Same ids as ``jnp.nonzero(x.ravel(), size=size, fill_value=x.size)[0]``,
+    built from :func:`count_prefix` and one scatter; ``x`` must not be empty.
     """
     flat = x.reshape(-1) != 0
-    slot = jnp.where(flat, count_prefix(flat) - 1, size)
+    running = count_prefix(flat)
+    slot = jnp.where(flat, running - 1, size)
     ids = jnp.arange(flat.shape[0], dtype=jnp.int32)
-    return jnp.full((size,), flat.shape[0], jnp.int32).at[slot].set(ids, mode="drop")
+    ids = jnp.full((size,), flat.shape[0], jnp.int32).at[slot].set(ids, mode="drop")
+    return ids, running[-1]

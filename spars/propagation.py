@@ -44,16 +44,12 @@ def propagate(
     ``spikes`` (a row-wise dot) by ``jax.custom_vjp``; works under ``jit``,
     ``vmap`` and ``lax.scan``.
     """
-    weights, spikes = jnp.asarray(weights), jnp.asarray(spikes)
-    _check_shapes(conn, weights, spikes)
-    batch = spikes.shape[:-1]
-    flat = spikes.reshape(math.prod(batch), conn.n_pre).astype(weights.dtype)
+    if event_capacity is not None and event_capacity < 1:
+        raise ValueError(f"event_capacity must be >= 1, got {event_capacity}")
+    weights, flat, batch = _flatten(conn, weights, spikes)
     if flat.size == 0 or conn.max_row == 0:
         return jnp.zeros((*batch, conn.n_post), weights.dtype)
-    if event_capacity is None:
-        event_capacity = default_event_capacity(flat.size)
-    if event_capacity < 1:
-        raise ValueError(f"event_capacity must be >= 1, got {event_capacity}")
+    event_capacity = event_capacity or default_event_capacity(flat.size)
     out = _propagate(conn.n_post, event_capacity, conn.indices, weights, flat)
     return out.reshape(*batch, conn.n_post)
 
@@ -65,16 +61,16 @@ def default_event_capacity(n_events_max: int) -> int:
 
 def propagate_reference(conn: Connectivity, weights: SynapseVar, spikes: Spikes) -> PostInput:
     """Pure-jnp twin of :func:`propagate` that scatters every row (not event-driven)."""
-    weights, spikes = jnp.asarray(weights), jnp.asarray(spikes)
-    _check_shapes(conn, weights, spikes)
-    flat = spikes.reshape(math.prod(spikes.shape[:-1]), conn.n_pre).astype(weights.dtype)
+    weights, flat, batch = _flatten(conn, weights, spikes)
     contrib = flat[:, :, None] * weights[None]
     out = jnp.zeros((flat.shape[0], conn.n_post), weights.dtype)
     out = out.at[:, conn.indices].add(contrib, mode="drop")
-    return out.reshape(*spikes.shape[:-1], conn.n_post)
+    return out.reshape(*batch, conn.n_post)
 
 
-def _check_shapes(conn: Connectivity, weights, spikes) -> None:
+def _flatten(conn: Connectivity, weights, spikes):
+    """Checks shapes; returns weights, spikes as ``[batch, n_pre]`` and the batch shape."""
+    weights, spikes = jnp.asarray(weights), jnp.asarray(spikes)
     if weights.shape != conn.indices.shape:
         raise ValueError(
             f"weights shape {weights.shape} must equal the connectivity's "
@@ -82,12 +78,14 @@ def _check_shapes(conn: Connectivity, weights, spikes) -> None:
         )
     if spikes.ndim < 1 or spikes.shape[-1] != conn.n_pre:
         raise ValueError(f"spikes shape {spikes.shape} must end in n_pre={conn.n_pre}")
+    batch = spikes.shape[:-1]
+    return weights, spikes.reshape(math.prod(batch), conn.n_pre).astype(weights.dtype), batch
 
 
 def _event_list(flat, capacity: int):
     """Flat ids of non-zero (batch, pre) events, padded to a multiple of capacity."""
     size = math.ceil(flat.size / capacity) * capacity
-    return nonzero_ids(flat, size), jnp.count_nonzero(flat).astype(jnp.int32)
+    return nonzero_ids(flat, size)
 
 
 def _chunk_loop(ids, count, capacity: int, n_pre: int, body, init):

@@ -133,6 +133,8 @@ def test_bad_shapes_are_clear_errors():
         spars.propagate(conn, values, jnp.zeros((2, 5)))
     with pytest.raises(ValueError, match="event_capacity must be >= 1"):
         spars.propagate(conn, values, jnp.zeros(4), event_capacity=0)
+    with pytest.raises(ValueError, match="event_capacity must be >= 1"):
+        spars.propagate(conn, values, jnp.zeros((0, 4)), event_capacity=0)
 
 
 def test_padding_sentinel_never_leaks_into_next_batch_row():
