@@ -1,10 +1,15 @@
 """spars: spiking neural networks with sparse, rewiring connectivity in JAX."""
 
 from . import neurons as neurons
+from . import rules as rules
+from . import structure as structure
 from . import surrogate as surrogate
 from .builders import fixed_number_post as fixed_number_post
 from .builders import fixed_probability as fixed_probability
 from .builders import gaussian_grid as gaussian_grid
+from .column import ColumnView as ColumnView
+from .column import column_view as column_view
+from .column import in_degree as in_degree
 from .connectivity import Connectivity as Connectivity
 from .connectivity import capacity as capacity
 from .connectivity import empty as empty

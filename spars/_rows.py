@@ -1,6 +1,7 @@
-"""Row-wise prefix-sum compaction, shared by builders and structural updates."""
+"""Row-wise compaction and grouping helpers, shared by builders and structural updates."""
 
 import jax.numpy as jnp
+from jax import lax
 from jaxtyping import Array, Bool
 
 
@@ -31,3 +32,24 @@ def compact(keep: Bool[Array, "rows cols"], width: int, *arrays: Array, fills=0)
         for a, fill in zip(arrays, fills, strict=True)
     ]
     return (jnp.sum(keep, axis=1, dtype=jnp.int32), *out)
+
+
+def repeats(pre, post):
+    """``bool[k]``: the pair also occurs at an earlier position."""
+    order = jnp.arange(pre.shape[0], dtype=jnp.int32)
+    pre_s, post_s, order_s = lax.sort((pre, post, order), num_keys=2, is_stable=True)
+    same = (pre_s[1:] == pre_s[:-1]) & (post_s[1:] == post_s[:-1])
+    repeat_s = jnp.concatenate([jnp.zeros((1,), bool), same])
+    return jnp.zeros(pre.shape, bool).at[order_s].set(repeat_s)
+
+
+def rank_in_group(group, flags):
+    """``int32[k]``: how many earlier positions of the same ``group`` are flagged."""
+    k = group.shape[0]
+    order = jnp.arange(k, dtype=jnp.int32)
+    group_s, order_s = lax.sort((group, order), num_keys=1, is_stable=True)
+    flags_s = flags[order_s].astype(jnp.int32)
+    before = jnp.cumsum(flags_s) - flags_s
+    starts = jnp.concatenate([jnp.ones((1,), bool), group_s[1:] != group_s[:-1]])
+    first = lax.cummax(jnp.where(starts, order, 0))
+    return jnp.zeros((k,), jnp.int32).at[order_s].set(before - before[first])

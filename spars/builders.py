@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._grid import periodic, scaled_position
 from ._rows import compact
 from .connectivity import Connectivity, capacity
 
@@ -217,24 +218,18 @@ def _window_offsets(size: int, radius: int) -> np.ndarray:
 
 @partial(jax.jit, static_argnames=("pre_shape", "post_shape", "autapses"))
 def _grid_block(key, pre, pre_shape, post_shape, p_peak, sigma, dy, dx, autapses):
-    (h_pre, w_pre), (h, w) = pre_shape, post_shape
-    y = (pre // w_pre).astype(jnp.float32) * (h / h_pre)
-    x = (pre % w_pre).astype(jnp.float32) * (w / w_pre)
+    h, w = post_shape
+    y, x = scaled_position(pre, pre_shape, post_shape)
     cand_y = (jnp.round(y)[:, None, None].astype(jnp.int32) + dy[None, :, None]) % h
     cand_x = (jnp.round(x)[:, None, None].astype(jnp.int32) + dx[None, None, :]) % w
-    dist_y = _periodic(cand_y - y[:, None, None], h)
-    dist_x = _periodic(cand_x - x[:, None, None], w)
+    dist_y = periodic(cand_y - y[:, None, None], h)
+    dist_x = periodic(cand_x - x[:, None, None], w)
     prob = p_peak * jnp.exp(-(dist_y**2 + dist_x**2) / (2.0 * sigma**2))
     targets = (cand_y * w + cand_x).reshape(pre.shape[0], -1)
     keep = jax.random.uniform(key, targets.shape) < prob.reshape(targets.shape)
     if not autapses:
         keep = keep & (targets != pre[:, None])
     return keep, targets
-
-
-def _periodic(delta, size):
-    """Signed distance on a ring of ``size``, in ``[-size/2, size/2)``."""
-    return jnp.mod(delta + size / 2.0, size) - size / 2.0
 
 
 def _pad_cols(rows: np.ndarray, width: int, fill: int) -> np.ndarray:

@@ -1,0 +1,106 @@
+"""Pieces shared by the rewiring rules: magnitude selection and random regrowth."""
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from .._prefix import count_prefix
+from ..connectivity import Connectivity
+from ..structure import add_pairs
+
+
+def weight_of(variables):
+    """The weight array of ``variables``: the array itself or its ``"weight"`` entry."""
+    if isinstance(variables, dict):
+        if "weight" not in variables:
+            raise ValueError(f"variables has no 'weight' entry (keys: {sorted(variables)})")
+        return variables["weight"]
+    return variables
+
+
+def with_new_weight(variables, value):
+    """New-synapse values for :func:`spars.structure.add_pairs`: ``value`` as weight, 0 else."""
+    if not isinstance(variables, dict):
+        return value
+    zeros = jax.tree.map(lambda _: 0, variables)
+    return {**zeros, "weight": value}
+
+
+def smallest(score, mask, count):
+    """``bool`` mask of the ``count`` smallest ``score`` entries where ``mask``.
+
+    Ties go to the lower flat index. ``count`` may be traced.
+    """
+    flat = jnp.where(mask, score, jnp.inf).reshape(-1)
+    order = jnp.argsort(flat, stable=True)
+    rank = jnp.zeros(flat.shape, jnp.int32).at[order].set(jnp.arange(flat.size, dtype=jnp.int32))
+    return (rank < count).reshape(score.shape) & mask
+
+
+def default_candidates(conn: Connectivity) -> int:
+    """Candidates per regrowth round: 1/32 of the slots, at least 128."""
+    return max(128, conn.n_pre * conn.max_row // 32)
+
+
+def sample_free_pairs(key, conn: Connectivity, k: int, autapses: bool = True):
+    """``k`` random pairs: ``pre`` uniform over rows with a free slot, ``post`` uniform.
+
+    Among the pairs not yet connected this is uniform over non-full rows, once
+    connected pairs are rejected (as :func:`spars.structure.add_pairs` does).
+
+    Returns:
+        ``(pre, post, any_room)``: ``int32[k]`` twice and a bool scalar.
+    """
+    key_pre, key_post = jax.random.split(key)
+    room = count_prefix(conn.row_length < conn.max_row)
+    n_room = room[-1]
+    draw = jax.random.randint(key_pre, (k,), 0, jnp.maximum(n_room, 1))
+    pre = jnp.searchsorted(room, draw, side="right").astype(jnp.int32)
+    pre = jnp.minimum(pre, conn.n_pre - 1)
+    n_targets = conn.n_post if autapses else conn.n_post - 1
+    post = jax.random.randint(key_post, (k,), 0, max(n_targets, 1), dtype=jnp.int32)
+    if not autapses:
+        post = post + (post >= pre)
+    return pre, post, (n_room > 0) & (n_targets > 0)
+
+
+def regrow(key, conn, variables, n_new, new_values, *, n_candidates, max_rounds, autapses):
+    """Adds ``n_new`` synapses at random unconnected pairs in rows with room.
+
+    Rounds of ``n_candidates`` random pairs (see :func:`sample_free_pairs`)
+    until ``n_new`` are placed, no row has room, or ``max_rounds`` are spent.
+
+    Args:
+        new_values: ``(key, k) -> PyTree`` of new-synapse values, as in
+            :func:`spars.structure.add_pairs`.
+
+    Returns:
+        ``(conn, variables, added)``.
+    """
+    if conn.n_pre == 0 or conn.max_row == 0:
+        return conn, variables, jnp.zeros((), jnp.int32)
+
+    def go_on(carry):
+        conn, _, added, round_, room = carry
+        return (added < n_new) & (round_ < max_rounds) & room
+
+    def one_round(carry):
+        conn, variables, added, round_, _ = carry
+        key_pairs, key_values = jax.random.split(jax.random.fold_in(key, round_))
+        pre, post, room = sample_free_pairs(key_pairs, conn, n_candidates, autapses)
+        values = new_values(key_values, n_candidates)
+        conn, variables, stats = add_pairs(
+            conn,
+            pre,
+            post,
+            variables,
+            values,
+            valid=jnp.broadcast_to(room, pre.shape),
+            limit=n_new - added,
+        )
+        return conn, variables, added + stats.added, round_ + 1, room
+
+    zero = jnp.zeros((), jnp.int32)
+    start = (conn, variables, zero, zero, jnp.asarray(True))
+    conn, variables, added, _, _ = lax.while_loop(go_on, one_round, start)
+    return conn, variables, added

@@ -1,0 +1,149 @@
+"""DEEP R (Bellec, Kappel, Maass & Legenstein 2018, "Deep rewiring").
+
+Each synapse has a fixed sign and a parameter ``theta >= 0``; its weight is
+``sign * theta``. The parameter step is
+
+    theta <- theta - eta * dE/dtheta - eta * alpha + sqrt(2 * eta * T) * N(0, 1)
+
+(:func:`deep_r_noise` adds the last two terms to any optax optimizer's step),
+and :func:`deep_r` then removes the synapses whose ``theta`` fell below 0 and
+activates as many random unconnected pairs, at ``theta = 0`` with a random
+sign, so the synapse count stays constant. ``T = 0`` is the noise-free
+variant that mlGeNN implements.
+
+Variables are a dict with ``"theta"`` and ``"sign"`` (float ``[n_pre, max_row]``)
+and any other entries (traces, optimizer moments), which move with their
+synapses and start at 0 on new ones.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from ..connectivity import Connectivity
+from ..structure import RewireStats, remove
+from ._common import default_candidates, regrow
+
+
+def deep_r_init(key, conn: Connectivity, weights) -> dict:
+    """DEEP R variables from signed weights: ``theta = |w|``, ``sign = sign(w)``.
+
+    Real synapses of weight exactly 0 get a random sign; padding is 0.
+
+    Returns:
+        ``{"theta": float[n_pre, max_row], "sign": float[n_pre, max_row]}``.
+    """
+    weights = jnp.asarray(weights)
+    coin = jnp.where(jax.random.bernoulli(key, 0.5, weights.shape), 1.0, -1.0)
+    sign = jnp.where(weights > 0, 1.0, jnp.where(weights < 0, -1.0, coin))
+    mask = conn.mask
+    return {
+        "theta": jnp.where(mask, jnp.abs(weights), 0.0).astype(weights.dtype),
+        "sign": jnp.where(mask, sign, 0.0).astype(weights.dtype),
+    }
+
+
+def deep_r_weights(variables: dict):
+    """Effective weights ``sign * max(theta, 0)``: dormant synapses weigh 0."""
+    return variables["sign"] * jnp.maximum(variables["theta"], 0.0)
+
+
+def deep_r(
+    key,
+    conn: Connectivity,
+    variables: dict,
+    *,
+    sign_probability: float = 0.5,
+    autapses: bool = True,
+    n_candidates: int | None = None,
+    max_rounds: int = 16,
+):
+    """One DEEP R rewiring step: dormant synapses out, as many random ones in.
+
+    Args:
+        key: PRNG key.
+        conn: the connectivity.
+        variables: dict with ``"theta"`` and ``"sign"`` (see module docstring).
+        sign_probability: probability that a new synapse is excitatory (+1).
+        autapses: whether new synapses may join a neuron to itself
+            (square projections only when False).
+        n_candidates: random pairs drawn per placement round (static);
+            default 1/32 of the slots, at least 128.
+        max_rounds: the most placement rounds; what is still unplaced after
+            them (or when no row has room) is reported as ``failed``.
+
+    Returns:
+        ``(conn, variables, RewireStats)``.
+    """
+    for name in ("theta", "sign"):
+        if name not in variables:
+            raise ValueError(f"DEEP R variables need a {name!r} entry, got {sorted(variables)}")
+    conn, variables, removed = remove(conn, variables["theta"] >= 0, variables)
+
+    def new_values(key, k):
+        zeros = jax.tree.map(lambda _: 0, variables)
+        sign = jnp.where(jax.random.bernoulli(key, sign_probability, (k,)), 1.0, -1.0)
+        return {**zeros, "theta": 0.0, "sign": sign}
+
+    conn, variables, added = regrow(
+        key,
+        conn,
+        variables,
+        removed,
+        new_values,
+        n_candidates=n_candidates or default_candidates(conn),
+        max_rounds=max_rounds,
+        autapses=autapses,
+    )
+    return conn, variables, RewireStats(removed, added, removed - added)
+
+
+class DeepRNoiseState(NamedTuple):
+    """State of :func:`deep_r_noise`: the PRNG key of the next step."""
+
+    key: jax.Array
+
+
+def deep_r_noise(
+    learning_rate, l1: float, temperature: float, key
+) -> optax.GradientTransformationExtraArgs:
+    """The L1 and noise terms of the DEEP R parameter step, as an optax transformation.
+
+    Adds ``-learning_rate * l1 + sqrt(2 * learning_rate * temperature) * N(0, 1)``
+    to each update; chain it after any optimizer, e.g.
+    ``optax.chain(optax.adam(1e-3), deep_r_noise(1e-3, l1, T, key))``.
+
+    ``update`` takes an optional extra argument ``slot_mask``: a PyTree like
+    the updates whose leaves are ``bool`` arrays (the real slots, e.g.
+    ``conn.mask``), ``True`` (every entry) or ``False`` (leave the leaf alone,
+    e.g. a dense readout). Without it every entry of every leaf is changed,
+    padding included (:func:`deep_r` zeroes padding again).
+
+    Args:
+        learning_rate: ``eta`` [same units as the optimizer's step].
+        l1: ``alpha``, the L1 strength.
+        temperature: ``T``; 0 for the noise-free variant.
+        key: PRNG key of the noise.
+    """
+    scale = jnp.sqrt(2.0 * learning_rate * temperature)
+
+    def init(params):
+        del params
+        return DeepRNoiseState(key)
+
+    def update(updates, state, params=None, *, slot_mask=None, **extra):
+        del params, extra
+        key, sub = jax.random.split(state.key)
+        leaves, treedef = jax.tree.flatten(updates)
+        masks = [True] * len(leaves) if slot_mask is None else treedef.flatten_up_to(slot_mask)
+        keys = jax.random.split(sub, max(len(leaves), 1))
+        new = []
+        for leaf, mask, leaf_key in zip(leaves, masks, keys, strict=False):
+            noise = scale * jax.random.normal(leaf_key, jnp.shape(leaf), jnp.result_type(leaf))
+            step = jnp.where(jnp.asarray(mask, bool), noise - learning_rate * l1, 0.0)
+            new.append(leaf + step)
+        return jax.tree.unflatten(treedef, new), DeepRNoiseState(key)
+
+    return optax.GradientTransformationExtraArgs(init, update)

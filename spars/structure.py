@@ -1,0 +1,277 @@
+"""Structural primitives: remove synapses, add synapses, trim row capacity.
+
+Every rewiring rule is built from two jit-compiled phases with fixed shapes:
+:func:`remove` (a keep mask, rows compacted by a per-row prefix sum) and
+:func:`add_pairs` / :func:`add` (new targets appended at ``row_length``).
+
+Per-synapse variables are any PyTree. Its leaves shaped ``[n_pre, max_row]``
+move with their synapses and are zero on padding and (unless given a value)
+on new synapses; other leaves (an optimizer's step count, dense weights of
+another layer) are returned unchanged. A 2-D leaf with ``n_pre`` rows but a
+different width is an error, since it is almost certainly a mistake.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Bool, Int
+
+from ._custom_types import SlotMask
+from ._rows import compact, rank_in_group, repeats
+from .connectivity import Connectivity
+
+
+class AddStats(NamedTuple):
+    """Outcome of an addition (int32 scalars).
+
+    Attributes:
+        added: synapses written.
+        rejected: candidates out of range, already present in their row, or
+            repeating an earlier candidate.
+        overflow: new, valid candidates that found their row full.
+    """
+
+    added: Int[Array, ""]
+    rejected: Int[Array, ""]
+    overflow: Int[Array, ""]
+
+
+class RewireStats(NamedTuple):
+    """What a rewiring rule did (int32 scalars).
+
+    Attributes:
+        removed: synapses removed.
+        added: synapses created.
+        failed: synapses the rule wanted to create but could not place.
+    """
+
+    removed: Int[Array, ""]
+    added: Int[Array, ""]
+    failed: Int[Array, ""]
+
+
+def is_synaptic(leaf, shape: tuple[int, int]) -> bool:
+    """Whether ``leaf`` is a per-synapse variable of a ``shape`` projection.
+
+    Raises:
+        ValueError: for a 2-D leaf with ``n_pre`` rows but another width.
+    """
+    leaf_shape = jnp.shape(leaf)
+    if leaf_shape == shape:
+        return True
+    if len(leaf_shape) == 2 and leaf_shape[0] == shape[0]:
+        raise ValueError(
+            f"variable of shape {leaf_shape} has n_pre={shape[0]} rows but not the "
+            f"connectivity's max_row={shape[1]} columns"
+        )
+    return False
+
+
+def relocate(variables, source: Int[Array, "pre max_row"]):
+    """Moves per-synapse variables to their new slots.
+
+    Args:
+        variables: any PyTree; leaves shaped like ``source`` are moved.
+        source: ``int32[n_pre, max_row]`` old slot of each new slot, or
+            ``max_row`` for slots that become padding (zero).
+
+    Returns:
+        ``variables`` with every per-synapse leaf gathered along its rows.
+    """
+
+    def move(leaf):
+        if not is_synaptic(leaf, source.shape):
+            return leaf
+        return jnp.take_along_axis(jnp.asarray(leaf), source, axis=1, mode="fill", fill_value=0)
+
+    return jax.tree.map(move, variables)
+
+
+def remove(conn: Connectivity, keep: SlotMask, variables=None):
+    """Removes every real synapse whose ``keep`` is False and compacts the rows.
+
+    Kept synapses stay in their order; each per-synapse variable moves with
+    its synapse and freed slots become padding (sentinel index, zero).
+
+    Args:
+        conn: the connectivity.
+        keep: ``bool[n_pre, max_row]``; its value on padding slots is ignored.
+        variables: per-synapse variables (see module docstring).
+
+    Returns:
+        ``(conn, variables, n_removed)``, ``n_removed`` an int32 scalar.
+    """
+    keep = jnp.asarray(keep, bool) & conn.mask
+    if keep.shape != conn.indices.shape:
+        raise ValueError(f"keep has shape {keep.shape}, expected {conn.indices.shape}")
+    slots = jnp.broadcast_to(jnp.arange(conn.max_row, dtype=jnp.int32), keep.shape)
+    row_length, source = compact(keep, conn.max_row, slots, fills=conn.max_row)
+    indices = jnp.take_along_axis(conn.indices, source, axis=1, mode="fill", fill_value=conn.n_post)
+    removed = conn.n_synapses - jnp.sum(row_length)
+    new = Connectivity(indices, row_length, conn.n_post)
+    return new, relocate(variables, source), removed.astype(jnp.int32)
+
+
+def add_pairs(
+    conn: Connectivity,
+    pre: Int[Array, " k"],
+    post: Int[Array, " k"],
+    variables=None,
+    new_values=None,
+    *,
+    valid: Bool[Array, " k"] | None = None,
+    limit: Int[Array, ""] | int | None = None,
+):
+    """Adds synapses ``pre[j] -> post[j]``, appended at the end of their rows.
+
+    Candidates are taken in order, as if one at a time: a valid candidate is
+    written unless it is out of range, already in its row or a repeat of an
+    earlier candidate (rejected), its row is full (overflow), or ``limit``
+    synapses have been written already (ignored). Nothing is written past a
+    row's capacity.
+
+    Args:
+        conn: the connectivity.
+        pre, post: ``int[k]`` candidate pairs.
+        variables: per-synapse variables (see module docstring).
+        new_values: values of the new synapses: a PyTree like ``variables``
+            whose per-synapse leaves are scalars or ``[k]`` arrays. None
+            gives zeros.
+        valid: ``bool[k]`` which candidates to consider (default all).
+        limit: the most synapses to write (default no limit).
+
+    Returns:
+        ``(conn, variables, AddStats)``.
+
+    Cost: two sorts of ``k`` and a ``[k, max_row]`` gather; nothing scales
+    with ``n_pre * max_row`` except the scatters' output buffers.
+    """
+    pre, post = jnp.asarray(pre, jnp.int32), jnp.asarray(post, jnp.int32)
+    if pre.ndim != 1 or pre.shape != post.shape:
+        raise ValueError(f"pre and post must be 1-D of equal shape, got {pre.shape}, {post.shape}")
+    asked = jnp.ones(pre.shape, bool) if valid is None else jnp.asarray(valid, bool)
+    if asked.shape != pre.shape:
+        raise ValueError(f"valid has shape {asked.shape}, expected {pre.shape}")
+    if conn.n_pre == 0 or pre.shape[0] == 0:
+        zero = jnp.zeros((), jnp.int32)
+        return conn, variables, AddStats(zero, jnp.sum(asked, dtype=jnp.int32), zero)
+    in_range = (pre >= 0) & (pre < conn.n_pre) & (post >= 0) & (post < conn.n_post)
+    pre_c = jnp.clip(pre, 0, max(conn.n_pre - 1, 0))
+    present = jnp.any(conn.indices[pre_c] == post[:, None], axis=1)
+    valid = asked & in_range
+    new = valid & ~present & ~repeats(jnp.where(valid, pre_c, conn.n_pre), post)
+    rank = rank_in_group(jnp.where(new, pre_c, conn.n_pre), new)
+    length = conn.row_length[pre_c]
+    fits = new & (rank < conn.max_row - length)
+    in_budget = True if limit is None else _exclusive_count(fits) < limit
+    accepted = fits & in_budget
+    row = jnp.where(accepted, pre_c, conn.n_pre)
+    slot = length + rank
+    indices = conn.indices.at[row, slot].set(post, mode="drop")
+    row_length = conn.row_length.at[pre_c].add(accepted.astype(jnp.int32))
+    variables = _write_new(variables, new_values, row, slot, conn.indices.shape, pre.shape[0])
+    stats = AddStats(
+        added=jnp.sum(accepted, dtype=jnp.int32),
+        rejected=jnp.sum(asked & ~new, dtype=jnp.int32),
+        overflow=jnp.sum(new & ~fits & in_budget, dtype=jnp.int32),
+    )
+    return Connectivity(indices, row_length, conn.n_post), variables, stats
+
+
+def add(
+    conn: Connectivity,
+    targets: Int[Array, "pre k"],
+    variables=None,
+    new_values=None,
+    *,
+    valid: Bool[Array, "pre k"] | Int[Array, " pre"] | None = None,
+):
+    """Appends per-row new targets at ``row_length`` (see :func:`add_pairs`).
+
+    Args:
+        conn: the connectivity.
+        targets: ``int[n_pre, k]`` new postsynaptic targets of each row.
+        variables: per-synapse variables (see module docstring).
+        new_values: as in :func:`add_pairs`, per-synapse leaves scalars or
+            ``[n_pre, k]`` arrays.
+        valid: ``bool[n_pre, k]`` mask, or ``int[n_pre]`` count of leading
+            targets to use per row (default all).
+
+    Returns:
+        ``(conn, variables, AddStats)``; within a row, candidates are taken
+        left to right.
+    """
+    targets = jnp.asarray(targets, jnp.int32)
+    if targets.ndim != 2 or targets.shape[0] != conn.n_pre:
+        raise ValueError(f"targets must have shape [n_pre={conn.n_pre}, k], got {targets.shape}")
+    n_pre, k = targets.shape
+    if valid is not None and jnp.ndim(valid) == 1:
+        valid = jnp.arange(k)[None, :] < jnp.asarray(valid)[:, None]
+    mask = None if valid is None else jnp.broadcast_to(jnp.asarray(valid, bool), targets.shape)
+    pre = jnp.repeat(jnp.arange(n_pre, dtype=jnp.int32), k)
+
+    def flatten(leaf):
+        return jnp.broadcast_to(jnp.asarray(leaf), targets.shape).reshape(-1)
+
+    flat_values = None if new_values is None else jax.tree.map(flatten, new_values)
+    return add_pairs(
+        conn,
+        pre,
+        targets.reshape(-1),
+        variables,
+        flat_values,
+        valid=None if mask is None else mask.reshape(-1),
+    )
+
+
+def trim(conn: Connectivity, variables=None, max_row: int | None = None):
+    """Shrinks (or grows) the row capacity; eager, since capacity is a shape.
+
+    Args:
+        conn: the connectivity (concrete).
+        variables: per-synapse variables (see module docstring).
+        max_row: the new capacity; default the longest row.
+
+    Returns:
+        ``(conn, variables)`` with ``max_row`` columns.
+
+    Raises:
+        ValueError: if a row is longer than ``max_row``.
+    """
+    longest = int(np.max(np.asarray(conn.row_length), initial=0))
+    width = longest if max_row is None else int(max_row)
+    if width < longest:
+        raise ValueError(f"max_row={width} is shorter than the longest row ({longest})")
+    source = jnp.broadcast_to(jnp.arange(width, dtype=jnp.int32), (conn.n_pre, width))
+    source = jnp.where(source < conn.row_length[:, None], source, conn.max_row)
+
+    def resize(leaf):
+        if not is_synaptic(leaf, conn.indices.shape):
+            return leaf
+        return jnp.take_along_axis(jnp.asarray(leaf), source, axis=1, mode="fill", fill_value=0)
+
+    indices = jnp.take_along_axis(conn.indices, source, axis=1, mode="fill", fill_value=conn.n_post)
+    new = Connectivity(indices, conn.row_length, conn.n_post)
+    return new, jax.tree.map(resize, variables)
+
+
+def _exclusive_count(flags):
+    flags = flags.astype(jnp.int32)
+    return jnp.cumsum(flags) - flags
+
+
+def _write_new(variables, new_values, row, slot, shape, k):
+    if variables is None:
+        return None
+    if new_values is None:
+        new_values = jax.tree.map(lambda _: 0, variables)
+
+    def write(leaf, value):
+        if not is_synaptic(leaf, shape):
+            return leaf
+        value = jnp.broadcast_to(jnp.asarray(value, jnp.asarray(leaf).dtype), (k,))
+        return jnp.asarray(leaf).at[row, slot].set(value, mode="drop")
+
+    return jax.tree.map(write, variables, new_values)
