@@ -5,7 +5,10 @@ any structural change, for postsynaptic-parallel work (updates on a
 postsynaptic spike, pull-style propagation).
 """
 
+from functools import partial
+
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -41,6 +44,8 @@ class ColumnView(eqx.Module):
 
     def gather(self, variable: Array) -> Array:
         """A per-synapse ``[n_pre, max_row]`` variable seen by column, zero on padding."""
+        if variable.size == 0:
+            return jnp.zeros(self.pre.shape, variable.dtype)
         return variable.at[self.pre, self.slot].get(mode="fill", fill_value=0)
 
 
@@ -66,9 +71,16 @@ def column_view(conn: Connectivity, max_col: int | None = None) -> ColumnView:
     ``n_pre * (n_post + 1)`` fits in int32, a two-operand stable sort beyond),
     and a ``[n_pre * max_row, max_row]`` compare to find each slot.
     """
-    degree = in_degree(conn)
     if max_col is None:
-        max_col = int(np.max(np.asarray(degree), initial=0))
+        if isinstance(conn.indices, jax.core.Tracer):
+            raise ValueError("column_view under jax.jit needs an explicit (static) max_col")
+        max_col = int(np.max(np.asarray(in_degree(conn)), initial=0))
+    return _build(conn, max_col)
+
+
+@partial(jax.jit, static_argnums=1)
+def _build(conn: Connectivity, max_col: int) -> ColumnView:
+    degree = in_degree(conn)
     post, pre, slot = _sorted_by_column(conn)
     starts = jnp.cumsum(degree) - degree
     position = jnp.arange(post.shape[0], dtype=jnp.int32)
@@ -88,6 +100,8 @@ def _sorted_by_column(conn: Connectivity):
     n_pre, max_row = conn.indices.shape
     post = conn.indices.reshape(-1)
     flat = jnp.arange(post.shape[0], dtype=jnp.int32)
+    if post.shape[0] == 0:
+        return post, flat, flat
     if n_pre * (conn.n_post + 1) <= _INT32_MAX:
         key = lax.sort(post * n_pre + flat // max(max_row, 1))
         post, pre = key // max(n_pre, 1), key % max(n_pre, 1)

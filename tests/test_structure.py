@@ -1,0 +1,176 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import spars
+from spars import structure
+
+from .reference import add_pairs_reference, pairs_of, rows_of
+from .strategies import sparse_dense
+
+
+def _projection(w, headroom=2.0):
+    conn, weights = spars.from_dense(w, headroom=headroom)
+    return conn, {"weight": weights, "trace": weights * 10.0}
+
+
+@settings(max_examples=15)
+@given(sparse_dense(), st.integers(0, 2**31 - 1))
+def test_remove_compacts_rows_and_moves_variables(w, seed):
+    conn, variables = _projection(w)
+    keep = np.random.default_rng(seed).random(conn.indices.shape) < 0.6
+    new, moved, removed = jax.jit(structure.remove)(conn, keep, variables)
+    spars.validate(new, moved)
+    before = rows_of(conn, variables["weight"], variables["trace"])
+    after = rows_of(new, moved["weight"], moved["trace"])
+    for i, row in before.items():
+        assert after[i] == [s for k, s in enumerate(row) if keep[i, k]]
+    assert int(removed) == sum(map(len, before.values())) - sum(map(len, after.values()))
+
+
+@settings(max_examples=15)
+@given(sparse_dense(), st.integers(0, 2**31 - 1), st.sampled_from([None, 0, 3, 1000]))
+def test_add_pairs_equals_one_at_a_time_reference(w, seed, limit):
+    conn, variables = _projection(w, headroom=1.3)
+    rng = np.random.default_rng(seed)
+    k = 24
+    pre = rng.integers(-1, conn.n_pre + 1, k)
+    post = rng.integers(-1, conn.n_post + 1, k)
+    pre[k // 2 :], post[k // 2 :] = pre[: k // 2], post[: k // 2]  # repeats
+    values = rng.normal(size=k).astype(np.float32)
+    asked = rng.random(k) < 0.8
+    new, moved, stats = jax.jit(structure.add_pairs)(
+        conn, pre, post, variables["weight"], values, valid=asked, limit=limit
+    )
+    spars.validate(new, moved)
+    expect_rows, expect_stats = add_pairs_reference(
+        rows_of(conn, variables["weight"]),
+        conn.n_pre,
+        conn.n_post,
+        conn.max_row,
+        pre,
+        post,
+        values,
+        asked,
+        limit,
+    )
+    assert rows_of(new, moved) == expect_rows
+    assert tuple(int(s) for s in stats) == expect_stats
+
+
+def test_add_per_row_counts_and_default_values():
+    conn, w = spars.from_dense(np.array([[1.0, 0, 0, 0], [0, 2.0, 0, 0]]), max_row=3)
+    targets = np.array([[0, 2, 3], [1, 3, 3]])
+    new, variables, stats = structure.add(
+        conn, targets, {"w": w, "t": w}, {"w": 5.0, "t": 0.0}, valid=np.array([3, 2])
+    )
+    # row 0: 0 is present (rejected), 2 fits, 3 fits; row 1: 1 present, 3 fits.
+    assert rows_of(new, variables["w"]) == {
+        0: [(0, 1.0), (2, 5.0), (3, 5.0)],
+        1: [(1, 2.0), (3, 5.0)],
+    }
+    assert tuple(int(s) for s in stats) == (3, 2, 0)
+    full, _, stats = structure.add(new, np.array([[1], [0]]), None)
+    assert tuple(int(s) for s in stats) == (1, 0, 1)  # row 0 is full: overflow
+    assert int(full.n_synapses) == 6
+
+
+def test_primitives_vmap_over_networks():
+    rng = np.random.default_rng(0)
+    nets = [
+        _projection(rng.normal(size=(6, 5)) * (rng.random((6, 5)) < 0.5), 1.0) for _ in range(3)
+    ]
+    width = max(c.max_row for c, _ in nets) + 2
+    nets = [structure.trim(c, v, width) for c, v in nets]
+    stacked = jax.tree.map(lambda *x: jnp.stack(x), *nets)
+    keep = rng.random((3, 6, width)) < 0.5
+    pre, post = rng.integers(0, 6, (3, 10)), rng.integers(0, 5, (3, 10))
+
+    def step(net, keep, pre, post):
+        conn, variables = net
+        conn, variables, _ = structure.remove(conn, keep, variables)
+        return structure.add_pairs(conn, pre, post, variables, None)
+
+    batched = jax.vmap(step)(stacked, keep, pre, post)
+    for b, net in enumerate(nets):
+        single = step(net, keep[b], pre[b], post[b])
+        jax.tree.map(lambda x, y, b=b: np.testing.assert_array_equal(x[b], y), batched, single)
+
+
+@settings(max_examples=15)
+@given(sparse_dense(), st.sampled_from([None, 1, 2]))
+def test_column_view_lists_each_column_by_pre(w, max_col):
+    conn, weights = spars.from_dense(w, headroom=1.5)
+    view = spars.column_view(conn, max_col)
+    pre_np, slot_np = np.asarray(view.pre), np.asarray(view.slot)
+    idx = np.asarray(conn.indices)
+    expect_overflow = 0
+    for j in range(conn.n_post):
+        entries = [
+            (i, k)
+            for i in range(conn.n_pre)
+            for k in range(int(conn.row_length[i]))
+            if idx[i, k] == j
+        ]
+        width = len(entries) if max_col is None else min(len(entries), max_col)
+        expect_overflow += len(entries) - width
+        assert int(view.col_length[j]) == width
+        got = list(zip(pre_np[j, :width], slot_np[j, :width], strict=True))
+        assert got == entries[:width]
+        assert np.all(pre_np[j, width:] == conn.n_pre)
+    assert int(view.overflow) == expect_overflow
+    dense = np.asarray(spars.to_dense(conn, weights))
+    gathered = np.asarray(view.gather(weights))
+    for j in range(conn.n_post):
+        n = int(view.col_length[j])
+        np.testing.assert_array_equal(gathered[j, :n], dense[pre_np[j, :n], j])
+        assert np.all(gathered[j, n:] == 0)
+
+
+def test_column_view_large_key_path_matches_small():
+    conn = spars.fixed_probability(jax.random.key(3), 300, 200, 0.05, headroom=1.2)
+    small = spars.column_view(conn)
+    big = spars.Connectivity(conn.indices, conn.row_length, conn.n_post)
+    from spars import column
+
+    keys = column._INT32_MAX
+    try:
+        column._INT32_MAX = 0  # force the two-operand sort
+        large = spars.column_view(big)
+    finally:
+        column._INT32_MAX = keys
+    jax.tree.map(np.testing.assert_array_equal, small, large)
+    np.testing.assert_array_equal(
+        spars.in_degree(conn),
+        np.bincount(np.asarray(conn.indices)[np.asarray(conn.mask)], minlength=200),
+    )
+
+
+def test_column_view_under_jit_needs_max_col():
+    conn = spars.fixed_probability(jax.random.key(0), 20, 10, 0.3)
+    with pytest.raises(ValueError, match="needs an explicit"):
+        jax.jit(spars.column_view)(conn)
+    view = jax.jit(spars.column_view, static_argnums=1)(conn, 20)
+    assert int(view.col_length.sum()) == int(conn.n_synapses)
+
+
+def test_trim_shrinks_capacity_and_rejects_too_short():
+    conn, w = spars.from_dense(np.array([[1.0, 2.0, 0], [0, 0, 3.0]]), max_row=5)
+    short, w2 = structure.trim(conn, w)
+    assert short.max_row == 2
+    assert pairs_of(short, w2) == pairs_of(conn, w)
+    spars.validate(short, w2)
+    with pytest.raises(ValueError, match="shorter than the longest row"):
+        structure.trim(conn, w, 1)
+
+
+def test_mismatched_variable_width_is_an_error():
+    conn, w = spars.from_dense(np.eye(3), max_row=2)
+    with pytest.raises(ValueError, match="not the connectivity's max_row=2"):
+        structure.remove(conn, conn.mask, {"w": w, "bad": jnp.zeros((3, 5))})
+    other = {"w": w, "count": jnp.zeros(()), "dense": jnp.ones((4, 4))}
+    _, moved, _ = structure.remove(conn, conn.mask, other)
+    assert moved["count"] is other["count"] and moved["dense"] is other["dense"]
