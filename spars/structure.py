@@ -7,8 +7,7 @@ Every rewiring rule is built from two jit-compiled phases with fixed shapes:
 Per-synapse variables are any PyTree. Its leaves shaped ``[n_pre, max_row]``
 move with their synapses and are zero on padding and (unless given a value)
 on new synapses; other leaves (an optimizer's step count, dense weights of
-another layer) are returned unchanged. A 2-D leaf with ``n_pre`` rows but a
-different width is an error, since it is almost certainly a mistake.
+another layer) are returned unchanged.
 """
 
 from typing import NamedTuple
@@ -53,36 +52,27 @@ class RewireStats(NamedTuple):
 
 
 def is_synaptic(leaf, shape: tuple[int, int]) -> bool:
-    """Whether ``leaf`` is a per-synapse variable of a ``shape`` projection.
-
-    Raises:
-        ValueError: for a 2-D leaf with ``n_pre`` rows but another width.
-    """
-    leaf_shape = jnp.shape(leaf)
-    if leaf_shape == shape:
-        return True
-    if len(leaf_shape) == 2 and leaf_shape[0] == shape[0]:
-        raise ValueError(
-            f"variable of shape {leaf_shape} has n_pre={shape[0]} rows but not the "
-            f"connectivity's max_row={shape[1]} columns"
-        )
-    return False
+    """Whether ``leaf`` is a per-synapse variable: exactly ``shape = (n_pre, max_row)``."""
+    return jnp.shape(leaf) == shape
 
 
-def relocate(variables, source: Int[Array, "pre max_row"]):
+def relocate(variables, source: Int[Array, "pre width"], max_row: int | None = None):
     """Moves per-synapse variables to their new slots.
 
     Args:
-        variables: any PyTree; leaves shaped like ``source`` are moved.
-        source: ``int32[n_pre, max_row]`` old slot of each new slot, or
+        variables: any PyTree; leaves shaped ``[n_pre, max_row]`` are moved.
+        source: ``int32[n_pre, width]`` old slot of each new slot, or
             ``max_row`` for slots that become padding (zero).
+        max_row: the old row capacity; default ``width``.
 
     Returns:
-        ``variables`` with every per-synapse leaf gathered along its rows.
+        ``variables`` with every per-synapse leaf gathered along its rows,
+        now ``[n_pre, width]``.
     """
+    shape = (source.shape[0], source.shape[1] if max_row is None else max_row)
 
     def move(leaf):
-        if not is_synaptic(leaf, source.shape):
+        if not is_synaptic(leaf, shape):
             return leaf
         return jnp.take_along_axis(jnp.asarray(leaf), source, axis=1, mode="fill", fill_value=0)
 
@@ -247,14 +237,9 @@ def trim(conn: Connectivity, variables=None, max_row: int | None = None):
     source = jnp.broadcast_to(jnp.arange(width, dtype=jnp.int32), (conn.n_pre, width))
     source = jnp.where(source < conn.row_length[:, None], source, conn.max_row)
 
-    def resize(leaf):
-        if not is_synaptic(leaf, conn.indices.shape):
-            return leaf
-        return jnp.take_along_axis(jnp.asarray(leaf), source, axis=1, mode="fill", fill_value=0)
-
     indices = jnp.take_along_axis(conn.indices, source, axis=1, mode="fill", fill_value=conn.n_post)
     new = Connectivity(indices, conn.row_length, conn.n_post)
-    return new, jax.tree.map(resize, variables)
+    return new, relocate(variables, source, conn.max_row)
 
 
 def _exclusive_count(flags):

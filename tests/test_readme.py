@@ -8,3 +8,12 @@ def test_readme_usage_example_runs():
     namespace = {}
     exec(compile(code, "README.md", "exec"), namespace)
     assert float(namespace["loss"](namespace["net"])) >= 0.0
+
+
+def test_write_your_own_rule_how_to_runs():
+    text = (Path(__file__).parents[1] / "docs" / "structure.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", text, re.S)[-1]
+    namespace = {}
+    exec(compile(code, "docs/structure.md", "exec"), namespace)
+    stats = namespace["stats"]
+    assert int(stats.removed) > 0 and int(stats.added) > 0

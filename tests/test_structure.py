@@ -167,10 +167,9 @@ def test_trim_shrinks_capacity_and_rejects_too_short():
         structure.trim(conn, w, 1)
 
 
-def test_mismatched_variable_width_is_an_error():
+def test_variables_of_other_shapes_pass_through_unchanged():
     conn, w = spars.from_dense(np.eye(3), max_row=2)
-    with pytest.raises(ValueError, match="not the connectivity's max_row=2"):
-        structure.remove(conn, conn.mask, {"w": w, "bad": jnp.zeros((3, 5))})
-    other = {"w": w, "count": jnp.zeros(()), "dense": jnp.ones((4, 4))}
-    _, moved, _ = structure.remove(conn, conn.mask, other)
-    assert moved["count"] is other["count"] and moved["dense"] is other["dense"]
+    other = {"w": w, "count": jnp.zeros(()), "readout": jnp.ones((3, 5))}
+    _, moved, _ = structure.remove(conn, conn.mask & (np.arange(2) < 1), other)
+    assert moved["count"] is other["count"] and moved["readout"] is other["readout"]
+    np.testing.assert_array_equal(moved["w"], w)
