@@ -38,8 +38,8 @@ def smallest(score, mask, count):
 
 
 def default_candidates(conn: Connectivity) -> int:
-    """Candidates per regrowth round: 1/32 of the slots, at least 128."""
-    return max(128, conn.n_pre * conn.max_row // 32)
+    """Candidates per regrowth round: 1/128 of the slots, at least 128."""
+    return max(128, conn.n_pre * conn.max_row // 128)
 
 
 def sample_free_pairs(key, conn: Connectivity, k: int, autapses: bool = True):

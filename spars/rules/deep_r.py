@@ -58,7 +58,7 @@ def deep_r(
     sign_probability: float = 0.5,
     autapses: bool = True,
     n_candidates: int | None = None,
-    max_rounds: int = 16,
+    max_rounds: int = 32,
 ):
     """One DEEP R rewiring step: dormant synapses out, as many random ones in.
 
@@ -70,7 +70,7 @@ def deep_r(
         autapses: whether new synapses may join a neuron to itself
             (square projections only when False).
         n_candidates: random pairs drawn per placement round (static);
-            default 1/32 of the slots, at least 128.
+            default 1/128 of the slots, at least 128.
         max_rounds: the most placement rounds; what is still unplaced after
             them (or when no row has room) is reported as ``failed``.
 

@@ -20,7 +20,7 @@ def set_rewire(
     new_weight=0.0,
     autapses: bool = True,
     n_candidates: int | None = None,
-    max_rounds: int = 16,
+    max_rounds: int = 32,
 ):
     """One SET step: drop the ``zeta`` smallest-magnitude synapses, regrow at random.
 
