@@ -6,7 +6,7 @@ from jax import lax
 
 from .._prefix import count_prefix
 from ..connectivity import Connectivity
-from ..structure import add_pairs
+from ..structure import RewireStats, add_pairs
 
 
 def weight_of(variables):
@@ -64,21 +64,24 @@ def sample_free_pairs(key, conn: Connectivity, k: int, autapses: bool = True):
     return pre, post, (n_room > 0) & (n_targets > 0)
 
 
-def regrow(key, conn, variables, n_new, new_values, *, n_candidates, max_rounds, autapses):
-    """Adds ``n_new`` synapses at random unconnected pairs in rows with room.
+def regrow(key, conn, variables, removed, new_values, *, n_candidates, max_rounds, autapses):
+    """Replaces ``removed`` synapses at random unconnected pairs in rows with room.
 
-    Rounds of ``n_candidates`` random pairs (see :func:`sample_free_pairs`)
-    until ``n_new`` are placed, no row has room, or ``max_rounds`` are spent.
+    Rounds of ``n_candidates`` random pairs (see :func:`sample_free_pairs`;
+    None: :func:`default_candidates`) until ``removed`` are placed, no row
+    has room, or ``max_rounds`` are spent.
 
     Args:
         new_values: ``(key, k) -> PyTree`` of new-synapse values, as in
             :func:`spars.structure.add_pairs`.
 
     Returns:
-        ``(conn, variables, added)``.
+        ``(conn, variables, RewireStats)``.
     """
     if conn.n_pre == 0 or conn.max_row == 0:
-        return conn, variables, jnp.zeros((), jnp.int32)
+        return conn, variables, RewireStats(removed, 0 * removed, removed)
+    n_new = removed
+    n_candidates = n_candidates or default_candidates(conn)
 
     def go_on(carry):
         conn, _, added, round_, room = carry
@@ -103,4 +106,4 @@ def regrow(key, conn, variables, n_new, new_values, *, n_candidates, max_rounds,
     zero = jnp.zeros((), jnp.int32)
     start = (conn, variables, zero, zero, jnp.asarray(True))
     conn, variables, added, _, _ = lax.while_loop(go_on, one_round, start)
-    return conn, variables, added
+    return conn, variables, RewireStats(removed, added, removed - added)

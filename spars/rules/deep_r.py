@@ -23,8 +23,8 @@ import jax.numpy as jnp
 import optax
 
 from ..connectivity import Connectivity
-from ..structure import RewireStats, remove
-from ._common import default_candidates, regrow
+from ..structure import remove
+from ._common import regrow
 
 
 def deep_r_init(key, conn: Connectivity, weights) -> dict:
@@ -87,17 +87,16 @@ def deep_r(
         sign = jnp.where(jax.random.bernoulli(key, sign_probability, (k,)), 1.0, -1.0)
         return {**zeros, "theta": 0.0, "sign": sign}
 
-    conn, variables, added = regrow(
+    return regrow(
         key,
         conn,
         variables,
         removed,
         new_values,
-        n_candidates=n_candidates or default_candidates(conn),
+        n_candidates=n_candidates,
         max_rounds=max_rounds,
         autapses=autapses,
     )
-    return conn, variables, RewireStats(removed, added, removed - added)
 
 
 class DeepRNoiseState(NamedTuple):

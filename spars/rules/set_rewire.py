@@ -7,8 +7,8 @@ magnitude is removed and as many are grown at random unconnected pairs.
 import jax.numpy as jnp
 
 from ..connectivity import Connectivity
-from ..structure import RewireStats, remove
-from ._common import default_candidates, regrow, smallest, weight_of, with_new_weight
+from ..structure import remove
+from ._common import regrow, smallest, weight_of, with_new_weight
 
 
 def set_rewire(
@@ -46,14 +46,13 @@ def set_rewire(
         value = new_weight(key, (k,)) if callable(new_weight) else new_weight
         return with_new_weight(variables, value)
 
-    conn, variables, added = regrow(
+    return regrow(
         key,
         conn,
         variables,
         removed,
         new_values,
-        n_candidates=n_candidates or default_candidates(conn),
+        n_candidates=n_candidates,
         max_rounds=max_rounds,
         autapses=autapses,
     )
-    return conn, variables, RewireStats(removed, added, removed - added)
