@@ -93,9 +93,9 @@ def remove(conn: Connectivity, keep: SlotMask, variables=None):
     Returns:
         ``(conn, variables, n_removed)``, ``n_removed`` an int32 scalar.
     """
+    if jnp.shape(keep) != conn.indices.shape:
+        raise ValueError(f"keep has shape {jnp.shape(keep)}, expected {conn.indices.shape}")
     keep = jnp.asarray(keep, bool) & conn.mask
-    if keep.shape != conn.indices.shape:
-        raise ValueError(f"keep has shape {keep.shape}, expected {conn.indices.shape}")
     slots = jnp.broadcast_to(jnp.arange(conn.max_row, dtype=jnp.int32), keep.shape)
     row_length, source = compact(keep, conn.max_row, slots, fills=conn.max_row)
     indices = jnp.take_along_axis(conn.indices, source, axis=1, mode="fill", fill_value=conn.n_post)

@@ -173,3 +173,5 @@ def test_variables_of_other_shapes_pass_through_unchanged():
     _, moved, _ = structure.remove(conn, conn.mask & (np.arange(2) < 1), other)
     assert moved["count"] is other["count"] and moved["readout"] is other["readout"]
     np.testing.assert_array_equal(moved["w"], w)
+    with pytest.raises(ValueError, match=r"keep has shape \(3, 3\), expected \(3, 2\)"):
+        structure.remove(conn, np.ones((3, 3), bool), w)
