@@ -98,10 +98,8 @@ def remove(conn: Connectivity, keep: SlotMask, variables=None):
     keep = jnp.asarray(keep, bool) & conn.mask
     slots = jnp.broadcast_to(jnp.arange(conn.max_row, dtype=jnp.int32), keep.shape)
     row_length, source = compact(keep, conn.max_row, slots, fills=conn.max_row)
-    indices = jnp.take_along_axis(conn.indices, source, axis=1, mode="fill", fill_value=conn.n_post)
-    removed = conn.n_synapses - jnp.sum(row_length)
-    new = Connectivity(indices, row_length, conn.n_post)
-    return new, relocate(variables, source), removed.astype(jnp.int32)
+    removed = (conn.n_synapses - jnp.sum(row_length)).astype(jnp.int32)
+    return (*_move_slots(conn, source, row_length, variables), removed)
 
 
 def add_pairs(
@@ -236,9 +234,13 @@ def trim(conn: Connectivity, variables=None, max_row: int | None = None):
         raise ValueError(f"max_row={width} is shorter than the longest row ({longest})")
     source = jnp.broadcast_to(jnp.arange(width, dtype=jnp.int32), (conn.n_pre, width))
     source = jnp.where(source < conn.row_length[:, None], source, conn.max_row)
+    return _move_slots(conn, source, conn.row_length, variables)
 
+
+def _move_slots(conn, source, row_length, variables):
+    """Rows rebuilt from old slots ``source`` (``max_row``: padding), variables moved too."""
     indices = jnp.take_along_axis(conn.indices, source, axis=1, mode="fill", fill_value=conn.n_post)
-    new = Connectivity(indices, conn.row_length, conn.n_post)
+    new = Connectivity(indices, row_length, conn.n_post)
     return new, relocate(variables, source, conn.max_row)
 
 

@@ -6,7 +6,7 @@ from jax import lax
 
 from .._prefix import count_prefix
 from ..connectivity import Connectivity
-from ..structure import RewireStats, add_pairs
+from ..structure import RewireStats, add_pairs, remove
 
 
 def weight_of(variables):
@@ -37,6 +37,16 @@ def smallest(score, mask, count):
     return (rank < count).reshape(score.shape) & mask
 
 
+def remove_weakest(conn: Connectivity, variables, count):
+    """Removes the ``count`` real synapses of smallest weight magnitude.
+
+    Returns:
+        ``(conn, variables, n_removed)`` as :func:`spars.structure.remove`.
+    """
+    drop = smallest(jnp.abs(weight_of(variables)), conn.mask, count)
+    return remove(conn, ~drop, variables)
+
+
 def default_candidates(conn: Connectivity) -> int:
     """Candidates per regrowth round: 1/128 of the slots, at least 128."""
     return max(128, conn.n_pre * conn.max_row // 128)
@@ -57,11 +67,15 @@ def sample_free_pairs(key, conn: Connectivity, k: int, autapses: bool = True):
     draw = jax.random.randint(key_pre, (k,), 0, jnp.maximum(n_room, 1))
     pre = jnp.searchsorted(room, draw, side="right").astype(jnp.int32)
     pre = jnp.minimum(pre, conn.n_pre - 1)
-    n_targets = conn.n_post if autapses else conn.n_post - 1
-    post = jax.random.randint(key_post, (k,), 0, max(n_targets, 1), dtype=jnp.int32)
-    if not autapses:
-        post = post + (post >= pre)
-    return pre, post, (n_room > 0) & (n_targets > 0)
+    post = random_targets(key_post, pre, conn.n_post, autapses)
+    return pre, post, (n_room > 0) & (conn.n_post > (0 if autapses else 1))
+
+
+def random_targets(key, pre, n_post: int, autapses: bool = True):
+    """``int32`` uniform targets for each ``pre``, never ``pre`` itself unless ``autapses``."""
+    n_targets = n_post if autapses else n_post - 1
+    post = jax.random.randint(key, pre.shape, 0, max(n_targets, 1), dtype=jnp.int32)
+    return post if autapses else post + (post >= pre)
 
 
 def regrow(key, conn, variables, removed, new_values, *, n_candidates, max_rounds, autapses):

@@ -13,8 +13,8 @@ is that sparse. :func:`spars.structure.trim` then shrinks the row capacity.
 import jax.numpy as jnp
 
 from ..connectivity import Connectivity
-from ..structure import RewireStats, remove
-from ._common import smallest, weight_of
+from ..structure import RewireStats
+from ._common import remove_weakest
 
 
 def zhu_gupta_sparsity(
@@ -65,7 +65,6 @@ def magnitude_prune(key, conn: Connectivity, variables, *, sparsity):
     del key
     n_keep = jnp.floor((1.0 - sparsity) * conn.n_pre * conn.n_post + 1e-6).astype(jnp.int32)
     n_drop = jnp.maximum(conn.n_synapses - n_keep, 0)
-    drop = smallest(jnp.abs(weight_of(variables)), conn.mask, n_drop)
-    conn, variables, removed = remove(conn, ~drop, variables)
+    conn, variables, removed = remove_weakest(conn, variables, n_drop)
     zero = jnp.zeros((), jnp.int32)
     return conn, variables, RewireStats(removed, zero, zero)

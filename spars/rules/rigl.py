@@ -24,8 +24,9 @@ import jax.numpy as jnp
 from jax import lax
 
 from ..connectivity import Connectivity
-from ..structure import RewireStats, add_pairs, remove
-from ._common import sample_free_pairs, smallest, weight_of, with_new_weight
+from ..convert import to_dense
+from ..structure import RewireStats, add_pairs
+from ._common import remove_weakest, sample_free_pairs, with_new_weight
 
 
 def outer_product_score(pre_activity, post_grad):
@@ -79,10 +80,8 @@ def rigl(
         ``(conn, variables, RewireStats)``; ``failed`` counts drops that found
         no place among the candidates.
     """
-    weight = weight_of(variables)
     n_drop = jnp.floor(zeta * conn.n_synapses).astype(jnp.int32)
-    drop = smallest(jnp.abs(weight), conn.mask, n_drop)
-    conn, variables, removed = remove(conn, ~drop, variables)
+    conn, variables, removed = remove_weakest(conn, variables, n_drop)
     bound = max(1, math.ceil(zeta * conn.n_pre * conn.max_row))
     if callable(grad_score):
         k = n_candidates or 4 * bound
@@ -103,8 +102,7 @@ def _dense_candidates(conn: Connectivity, grad, bound: int, autapses: bool):
     grad = jnp.asarray(grad)
     if grad.shape != conn.shape:
         raise ValueError(f"dense gradient has shape {grad.shape}, expected {conn.shape}")
-    rows = jnp.broadcast_to(jnp.arange(conn.n_pre)[:, None], conn.indices.shape)
-    taken = jnp.zeros(conn.shape, bool).at[rows, conn.indices].set(True, mode="drop")
+    taken = to_dense(conn, conn.mask.astype(jnp.float32)) > 0
     if not autapses:
         taken = taken | jnp.eye(*conn.shape, dtype=bool)
     score = jnp.where(taken, -jnp.inf, jnp.abs(grad)).reshape(-1)

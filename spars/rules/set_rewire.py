@@ -7,8 +7,7 @@ magnitude is removed and as many are grown at random unconnected pairs.
 import jax.numpy as jnp
 
 from ..connectivity import Connectivity
-from ..structure import remove
-from ._common import regrow, smallest, weight_of, with_new_weight
+from ._common import regrow, remove_weakest, with_new_weight
 
 
 def set_rewire(
@@ -37,10 +36,8 @@ def set_rewire(
     Returns:
         ``(conn, variables, RewireStats)``.
     """
-    weight = weight_of(variables)
     n_drop = jnp.floor(zeta * conn.n_synapses).astype(jnp.int32)
-    drop = smallest(jnp.abs(weight), conn.mask, n_drop)
-    conn, variables, removed = remove(conn, ~drop, variables)
+    conn, variables, removed = remove_weakest(conn, variables, n_drop)
 
     def new_values(key, k):
         value = new_weight(key, (k,)) if callable(new_weight) else new_weight

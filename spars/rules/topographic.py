@@ -18,7 +18,7 @@ from .._rows import rank_in_group, repeats
 from ..column import in_degree
 from ..connectivity import Connectivity
 from ..structure import RewireStats, add_pairs, remove
-from ._common import weight_of, with_new_weight
+from ._common import random_targets, weight_of, with_new_weight
 
 
 def topographic(
@@ -89,8 +89,4 @@ def topographic(
 
 def _candidates(key_pre, key_post, conn: Connectivity, k: int, autapses: bool):
     pre = jax.random.randint(key_pre, (k,), 0, max(conn.n_pre, 1), dtype=jnp.int32)
-    n_targets = conn.n_post if autapses else conn.n_post - 1
-    post = jax.random.randint(key_post, (k,), 0, max(n_targets, 1), dtype=jnp.int32)
-    if not autapses:
-        post = post + (post >= pre)
-    return pre, post
+    return pre, random_targets(key_post, pre, conn.n_post, autapses)
