@@ -94,27 +94,38 @@ def print_row(row: dict) -> None:
         )
 
 
-def main(argv=None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+def parse_args(argv, doc: str, quick_help: str = "fewer repetitions"):
+    """The benchmarks' shared options; returns ``(args, reps)`` and prints the setup."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--reps", type=int, default=None, help="timed repetitions per figure")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("results/benchmark"))
     args = parser.parse_args(argv)
     reps = args.reps or (5 if args.quick else 20)
     print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}; median of {reps} runs")
-    rows = []
-    for n, case in enumerate(CASES):
-        rows.append(run_case(jax.random.fold_in(jax.random.key(args.seed), n), case, reps))
-        print_row(rows[-1])
-    args.out.mkdir(parents=True, exist_ok=True)
-    meta = {
+    return args, reps
+
+
+def run_meta(reps: int) -> dict:
+    """JAX version, device and repetitions, saved beside every figure."""
+    return {
         "jax": jax.__version__,
         "device": jax.devices()[0].device_kind,
         "machine": platform.machine(),
         "reps": reps,
     }
-    (args.out / "propagate.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+
+
+def main(argv=None) -> list[dict]:
+    args, reps = parse_args(argv, __doc__)
+    rows = []
+    for n, case in enumerate(CASES):
+        rows.append(run_case(jax.random.fold_in(jax.random.key(args.seed), n), case, reps))
+        print_row(rows[-1])
+    args.out.mkdir(parents=True, exist_ok=True)
+    result = {"meta": run_meta(reps), "rows": rows}
+    (args.out / "propagate.json").write_text(json.dumps(result, indent=1))
     print(f"\nwrote {args.out / 'propagate.json'}")
     return rows
 

@@ -8,10 +8,7 @@ topographic update against one forward propagation step on large ones, and
 prints the ratios. Writes ``rewiring.json``.
 """
 
-import argparse
 import json
-import platform
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +16,7 @@ import jax.numpy as jnp
 import spars
 from spars import rules
 
-from .benchmark import time_call
+from .benchmark import parse_args, run_meta, time_call
 
 DEEP_R_CASES = (  # (batch, n_pre, n_post, p_connect, headroom, p_spike, dormant fraction)
     (32, 700, 512, 0.05, 2.0, 0.02, 0.01),
@@ -175,15 +172,8 @@ def print_rows(deep_r_rows, column, topo):
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions, scale 2 map")
-    parser.add_argument("--reps", type=int, default=None, help="timed repetitions per figure")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("results/benchmark"))
-    args = parser.parse_args(argv)
-    reps = args.reps or (5 if args.quick else 20)
+    args, reps = parse_args(argv, __doc__, "fewer repetitions, scale 2 map")
     key = jax.random.key(args.seed)
-    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}; median of {reps} runs")
     deep_r_rows = [
         deep_r_row(jax.random.fold_in(key, n), c, reps) for n, c in enumerate(DEEP_R_CASES)
     ]
@@ -192,13 +182,12 @@ def main(argv=None) -> dict:
         jax.random.fold_in(key, 11), reps, 2 if args.quick else TOPOGRAPHIC_SCALE
     )
     print_rows(deep_r_rows, column, topo)
-    meta = {
-        "jax": jax.__version__,
-        "device": jax.devices()[0].device_kind,
-        "machine": platform.machine(),
-        "reps": reps,
+    result = {
+        "meta": run_meta(reps),
+        "deep_r": deep_r_rows,
+        "column_view": column,
+        "topographic": topo,
     }
-    result = {"meta": meta, "deep_r": deep_r_rows, "column_view": column, "topographic": topo}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "rewiring.json").write_text(json.dumps(result, indent=1))
     print(f"\nwrote {args.out / 'rewiring.json'}")
