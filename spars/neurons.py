@@ -70,8 +70,22 @@ class LIF(eqx.Module):
 
     def step(self, state: LIFState, drive=None) -> tuple[Potential, LIFState]:
         v, refrac = self._integrate(state, drive)
-        spikes = self.spike_fn(v - self.v_thresh) * (refrac == 0)
+        spikes = self.spike_fn(v - self._threshold(state)) * (refrac == 0)
         return spikes, LIFState(self._reset(v, spikes), self._refrac(refrac, spikes))
+
+    def pseudo_derivative(self, state, drive=None) -> Potential:
+        """``d spikes / d v`` [1/mV] of the step ``step(state, drive)`` would take.
+
+        The surrogate's derivative at ``v - threshold``; 0 while refractory.
+        """
+        v, refrac = self._integrate(state, drive)
+        x = v - self._threshold(state)
+        _, psi = jax.jvp(self.spike_fn, (x,), (jnp.ones_like(x),))
+        return psi * (refrac == 0)
+
+    def _threshold(self, state):
+        del state
+        return self.v_thresh
 
     def _integrate(self, state, drive):
         alpha = _decay(self.tau_mem, self.dt)
@@ -115,10 +129,12 @@ class ALIF(LIF):
 
     def step(self, state: ALIFState, drive=None) -> tuple[Potential, ALIFState]:
         v, refrac = self._integrate(state, drive)
-        threshold = self.v_thresh + self.beta * state.a
-        spikes = self.spike_fn(v - threshold) * (refrac == 0)
+        spikes = self.spike_fn(v - self._threshold(state)) * (refrac == 0)
         a = _decay(self.tau_adapt, self.dt) * state.a + spikes
         return spikes, ALIFState(self._reset(v, spikes), self._refrac(refrac, spikes), a)
+
+    def _threshold(self, state):
+        return self.v_thresh + self.beta * state.a
 
 
 class LeakyIntegrator(eqx.Module):

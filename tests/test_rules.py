@@ -179,6 +179,15 @@ def test_deep_r_noise_has_the_langevin_statistics():
     assert np.all(np.asarray(step["readout"]) == 0)
 
 
+def test_deep_r_l1_adds_the_penalty_gradient_on_real_slots_only():
+    conn, _ = spars.from_dense(np.array([[1.0, 0, 2.0], [0, 0, 0]]), max_row=3)
+    grads = {"theta": jnp.full((2, 3), 0.5), "readout": jnp.ones((2, 2))}
+    opt = optax.chain(rules.deep_r_l1(0.25), optax.sgd(1.0))
+    step, _ = opt.update(grads, opt.init(grads), slot_mask={"theta": conn.mask, "readout": False})
+    np.testing.assert_allclose(step["theta"], [[-0.75, -0.75, -0.5], [-0.5, -0.5, -0.5]])
+    np.testing.assert_allclose(step["readout"], -np.ones((2, 2)))
+
+
 def test_set_and_prune_remove_exactly_the_smallest_magnitudes():
     w = np.array([[0.5, -0.1, 0, 2.0], [0, -3.0, 0.2, 0], [0.05, 0, 0, 0]], np.float32)
     conn, weights = spars.from_dense(w, max_row=4)

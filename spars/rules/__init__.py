@@ -8,6 +8,7 @@ from ..structure import RewireStats as RewireStats
 from .deep_r import DeepRNoiseState as DeepRNoiseState
 from .deep_r import deep_r as deep_r
 from .deep_r import deep_r_init as deep_r_init
+from .deep_r import deep_r_l1 as deep_r_l1
 from .deep_r import deep_r_noise as deep_r_noise
 from .deep_r import deep_r_weights as deep_r_weights
 from .pruning import magnitude_prune as magnitude_prune

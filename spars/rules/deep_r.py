@@ -135,14 +135,39 @@ def deep_r_noise(
     def update(updates, state, params=None, *, slot_mask=None, **extra):
         del params, extra
         key, sub = jax.random.split(state.key)
-        leaves, treedef = jax.tree.flatten(updates)
-        masks = [True] * len(leaves) if slot_mask is None else treedef.flatten_up_to(slot_mask)
-        keys = jax.random.split(sub, max(len(leaves), 1))
-        new = []
-        for leaf, mask, leaf_key in zip(leaves, masks, keys, strict=False):
+
+        def step(leaf, leaf_key):
             noise = scale * jax.random.normal(leaf_key, jnp.shape(leaf), jnp.result_type(leaf))
-            step = jnp.where(jnp.asarray(mask, bool), noise - learning_rate * l1, 0.0)
-            new.append(leaf + step)
-        return jax.tree.unflatten(treedef, new), DeepRNoiseState(key)
+            return noise - learning_rate * l1
+
+        return _add_on_slots(updates, slot_mask, step, sub), DeepRNoiseState(key)
 
     return optax.GradientTransformationExtraArgs(init, update)
+
+
+def deep_r_l1(strength: float) -> optax.GradientTransformationExtraArgs:
+    """DEEP R's L1 penalty as a gradient term, applied before the optimizer.
+
+    Adds ``strength`` (the derivative of ``strength * |theta|`` for ``theta >=
+    0``) to the gradient of every real synapse, as mlGeNN does, so an adaptive
+    optimizer sees it; e.g. ``optax.chain(deep_r_l1(0.01), optax.adam(1e-3))``.
+    Takes the same optional ``slot_mask`` extra argument as :func:`deep_r_noise`.
+    """
+
+    def update(updates, state, params=None, *, slot_mask=None, **extra):
+        del params, extra
+        return _add_on_slots(updates, slot_mask, lambda *_: strength, None), state
+
+    return optax.GradientTransformationExtraArgs(lambda _: optax.EmptyState(), update)
+
+
+def _add_on_slots(updates, slot_mask, step, key):
+    """``leaf + step(leaf, key_i)`` where ``slot_mask`` (per leaf) is True."""
+    leaves, treedef = jax.tree.flatten(updates)
+    masks = [True] * len(leaves) if slot_mask is None else treedef.flatten_up_to(slot_mask)
+    keys = [None] * len(leaves) if key is None else jax.random.split(key, max(len(leaves), 1))
+    new = [
+        leaf + jnp.where(jnp.asarray(mask, bool), step(leaf, k), 0.0)
+        for leaf, mask, k in zip(leaves, masks, keys, strict=False)
+    ]
+    return jax.tree.unflatten(treedef, new)

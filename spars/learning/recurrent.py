@@ -1,0 +1,145 @@
+"""The recurrent classifier of e-prop and the GeNN structural-plasticity study.
+
+Input spikes -> recurrent (A)LIF layer -> leaky-integrator readout with a
+bias. At step ``t`` the hidden layer receives ``W_in x_t + W_rec z_{t-1}``
+and the readout ``y_t = kappa y_{t-1} + W_out^T z_t + b``. The loss is the
+cross-entropy of ``softmax(y_t)`` averaged over steps and batch, plus the
+online firing-rate regulariser of Bellec et al. (2020); the predicted class
+is the argmax of the time-averaged readout.
+"""
+
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Float, Int
+
+from ..neurons import LIF, LeakyIntegrator
+from .synapses import Synapses
+
+
+class RateRegularisation(NamedTuple):
+    """Pushes each hidden neuron's running rate towards ``f_target``.
+
+    The running rate ``f_t = lam f_{t-1} + (1 - lam) z_t`` (``lam =
+    exp(-dt / tau_reg)``) is compared with the target and the loss is
+    ``c_reg * mean_t,b sum_j stop_grad(f_t - f_target) z_t``: its gradient is
+    e-prop's regularisation signal ``c_reg (f_t - f_target)`` times
+    ``dz_t / dW``.
+    """
+
+    c_reg: float = 0.0
+    f_target: float = 10.0  # [Hz]
+    tau_reg: float = 500.0  # [ms]
+
+
+NO_REGULARISATION = RateRegularisation()
+
+
+class RecurrentSNN(eqx.Module):
+    """Input -> recurrent ``hidden`` neurons -> ``readout``; weights sparse or dense.
+
+    Attributes:
+        w_in: input synapses ``[n_in -> n_rec]``.
+        w_rec: recurrent synapses ``[n_rec -> n_rec]``.
+        w_out: dense readout weights ``[n_rec, n_out]``.
+        b_out: readout bias ``[n_out]`` (added every step).
+        hidden: an :class:`~spars.neurons.LIF` or ``ALIF`` population.
+        readout: a :class:`~spars.neurons.LeakyIntegrator`.
+    """
+
+    w_in: Synapses
+    w_rec: Synapses
+    w_out: Float[Array, "rec out"]
+    b_out: Float[Array, " out"]
+    hidden: LIF
+    readout: LeakyIntegrator
+
+    def __check_init__(self):
+        n_in, n_rec = self.w_in.shape
+        if self.w_rec.shape != (n_rec, n_rec) or self.hidden.n != n_rec:
+            raise ValueError(
+                f"w_rec {self.w_rec.shape} and hidden.n={self.hidden.n} must match "
+                f"w_in's {n_rec} targets"
+            )
+        n_out = self.readout.n
+        if self.w_out.shape != (n_rec, n_out) or self.b_out.shape != (n_out,):
+            raise ValueError(
+                f"w_out {self.w_out.shape} / b_out {self.b_out.shape} must be "
+                f"[{n_rec}, {n_out}] / [{n_out}]"
+            )
+
+    @property
+    def n_in(self) -> int:
+        return self.w_in.shape[0]
+
+    def init(self, batch: int):
+        """Hidden state, readout potential and last hidden spikes, all at rest."""
+        return (
+            self.hidden.init((batch,)),
+            self.readout.init((batch,)),
+            jnp.zeros((batch, self.hidden.n)),
+        )
+
+    def drive(self, x, z_prev):
+        """Hidden input ``W_in x_t + W_rec z_{t-1}`` [mV]."""
+        return self.w_in.propagate(x) + self.w_rec.propagate(z_prev)
+
+    def step(self, carry, x):
+        """One step: ``carry = (hidden state, readout v, z_{t-1})`` -> ``(carry, (z, y))``."""
+        h, y, z_prev = carry
+        z, h = self.hidden.step(h, self.drive(x, z_prev))
+        y, _ = self.readout.step(y, z @ self.w_out + self.b_out)
+        return (h, y, z), (z, y)
+
+    def run(self, x: Float[Array, "T B n_in"]):
+        """Hidden spikes ``[T, B, n_rec]`` and readout ``[T, B, n_out]`` for inputs ``x``."""
+        check_inputs(self, x)
+        _, (z, y) = jax.lax.scan(lambda c, x_t: self.step(c, x_t), self.init(x.shape[1]), x)
+        return z, y
+
+
+def trainable(model: RecurrentSNN):
+    """Filter spec (for ``eqx.partition``): True on the four trained arrays."""
+    spec = jax.tree.map(lambda _: False, model)
+    return eqx.tree_at(
+        lambda m: (m.w_in.weight, m.w_rec.weight, m.w_out, m.b_out), spec, replace=(True,) * 4
+    )
+
+
+def running_rate(z: Float[Array, "T B n"], reg: RateRegularisation, dt: float):
+    """``f_t`` (per step, like ``z``) of the regulariser, for every step."""
+    lam = jnp.exp(-dt / reg.tau_reg)
+    _, f = jax.lax.scan(
+        lambda f, z_t: ((g := lam * f + (1 - lam) * z_t), g), jnp.zeros_like(z[0]), z
+    )
+    return f
+
+
+def loss_terms(z, y, labels, reg: RateRegularisation, dt: float):
+    """``(cross-entropy, regulariser)``, each a scalar averaged over steps and batch."""
+    ce = optax.softmax_cross_entropy_with_integer_labels(y, labels[None]).mean()
+    excess = jax.lax.stop_gradient(running_rate(z, reg, dt) - reg.f_target * dt * 1e-3)
+    return ce, reg.c_reg * jnp.mean(jnp.sum(excess * z, axis=-1))
+
+
+class Metrics(NamedTuple):
+    """What one batch reports."""
+
+    loss: Array  # cross-entropy + regulariser
+    correct: Int[Array, ""]  # samples classified right
+    rate: Array  # mean hidden rate [Hz]
+
+
+def metrics(z, y, labels, loss, dt: float) -> Metrics:
+    correct = jnp.sum(jnp.argmax(y.mean(0), -1) == labels)
+    return Metrics(loss, correct, z.mean() * 1e3 / dt)
+
+
+def check_inputs(model: RecurrentSNN, x, labels=None):
+    if x.ndim != 3 or x.shape[-1] != model.n_in:
+        raise ValueError(f"inputs must be [T, batch, n_in={model.n_in}], got {x.shape}")
+    if labels is not None and labels.shape != x.shape[1:2]:
+        raise ValueError(f"labels shape {labels.shape} must be [batch]={x.shape[1:2]}")

@@ -1,0 +1,60 @@
+"""Weight layouts a learning rule can train: padded-row sparse or dense.
+
+Both offer the two operations e-prop and BPTT need: ``propagate`` (spikes in,
+postsynaptic input out) and ``at_synapses`` (a postsynaptic quantity read at
+every synapse, in the layout of ``weight``), so one rule serves both and the
+sparse cost grows with synapses, the dense one with ``n_pre x n_post``.
+"""
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ..connectivity import Connectivity
+from ..propagation import propagate
+
+
+class SparseSynapses(eqx.Module):
+    """Padded-row synapses: ``weight[i, k]`` joins ``i`` to ``conn.indices[i, k]``."""
+
+    conn: Connectivity
+    weight: Float[Array, "pre max_row"]
+
+    def __check_init__(self):
+        if self.weight.shape != self.conn.indices.shape:
+            raise ValueError(
+                f"weight shape {self.weight.shape} must equal the connectivity's "
+                f"[n_pre, max_row]={self.conn.indices.shape}"
+            )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.conn.shape
+
+    def propagate(self, spikes: Float[Array, "*b pre"]) -> Float[Array, "*b post"]:
+        return propagate(self.conn, self.weight, spikes)
+
+    def at_synapses(self, post: Float[Array, "*b post"]) -> Float[Array, "*b pre max_row"]:
+        """``post[..., indices]``, 0 on padding slots."""
+        padded = jnp.concatenate([post, jnp.zeros_like(post[..., :1])], axis=-1)
+        return padded[..., self.conn.indices]
+
+
+class DenseSynapses(eqx.Module):
+    """All-to-all synapses ``weight[i, j]`` from ``i`` to ``j``."""
+
+    weight: Float[Array, "pre post"]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.weight.shape
+
+    def propagate(self, spikes: Float[Array, "*b pre"]) -> Float[Array, "*b post"]:
+        return spikes @ self.weight
+
+    def at_synapses(self, post: Float[Array, "*b post"]) -> Float[Array, "*b 1 post"]:
+        """``post`` broadcast over presynaptic rows."""
+        return post[..., None, :]
+
+
+Synapses = SparseSynapses | DenseSynapses
