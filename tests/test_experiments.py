@@ -30,3 +30,42 @@ def test_rewiring_benchmark_writes_ratios(tmp_path, monkeypatch):
     assert row["rewired"] > 0 and row["failed"] == 0 and row["ratio"] > 0
     assert result["column_view"]["column_view_ms"] > 0
     assert saved["topographic"]["case"]["neurons"] == 32 * 32
+
+
+TINY = ["--train-samples", "96", "--test-samples", "40", "--hidden", "24", "--batch", "16"]
+
+
+def test_classifier_writes_metrics_figures_and_summary(tmp_path):
+    from experiments import classifier
+
+    out = tmp_path / "clf"
+    result = classifier.main([*TINY, "--epochs", "2", "--rule", "eprop", "bptt", "--out", str(out)])
+    assert {(r["rule"], r["connectivity"]) for r in result["summary"]} == {
+        (rule, c) for rule in ("eprop", "bptt") for c in ("dense", "sparse", "deep_r")
+    }
+    for name in ("summary.json", "summary.csv", "accuracy.png", "rewiring.png", "weights.png"):
+        assert (out / name).stat().st_size > 0
+    run = json.loads((out / "eprop_deep_r_seed0" / "metrics.json").read_text())
+    assert len(run["epochs"]) == 2 and len(run["rewiring"]) == 2 * (96 // 16)
+    first = run["epochs"][0]
+    assert 0 <= first["test_accuracy"] <= 1 and first["weight_bytes"] > 0
+    assert first["removed"] == first["added"] + first["failed"]  # DEEP R keeps the count
+    assert run["epochs"][-1]["synapses"] == result["records"][2]["epochs"][0]["synapses"]
+    csv_lines = (out / "eprop_dense_seed0" / "metrics.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("epoch,train_loss") and len(csv_lines) == 3
+
+
+def test_classifier_resume_continues_bit_for_bit(tmp_path):
+    from experiments import classifier
+
+    args = [*TINY, "--rule", "eprop", "--connectivity", "deep_r"]
+    classifier.main([*args, "--epochs", "2", "--out", str(tmp_path / "straight")])
+    classifier.main([*args, "--epochs", "1", "--out", str(tmp_path / "resumed")])
+    classifier.main([*args, "--epochs", "2", "--out", str(tmp_path / "resumed"), "--resume"])
+    runs = [tmp_path / k / "eprop_deep_r_seed0" for k in ("straight", "resumed")]
+    saved = [(r / "checkpoint.eqx").read_bytes() for r in runs]
+    assert saved[0] == saved[1]  # parameters, connectivity, optimizer moments, noise key
+    metrics = [json.loads((r / "metrics.json").read_text()) for r in runs]
+    for key in ("train_loss", "test_accuracy", "removed", "synapses"):
+        assert [e[key] for e in metrics[0]["epochs"]] == [e[key] for e in metrics[1]["epochs"]]
+    assert metrics[0]["rewiring"] == metrics[1]["rewiring"]

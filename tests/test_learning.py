@@ -27,16 +27,17 @@ def hidden_layer(adaptive: bool):
     )
 
 
-def synapses(key, n_pre, n_post, p, scale, sparse: bool):
+def synapses(key, n_pre, n_post, p, scale, layout: str):
     k_conn, k_w = jax.random.split(key)
-    if not sparse:
+    if layout == "dense":
         return DenseSynapses(scale * jax.random.normal(k_w, (n_pre, n_post)))
     conn = spars.fixed_probability(k_conn, n_pre, n_post, p, max_row=n_post)
     w = jnp.where(conn.mask, scale * jax.random.normal(k_w, conn.indices.shape), 0.0)
-    return SparseSynapses(conn, w)
+    spare = int(conn.n_synapses) + 3 if layout == "list" else None
+    return SparseSynapses(conn, w, max_synapses=spare)
 
 
-def make_model(key, *, sparse=True, adaptive=False, rec_scale=0.0):
+def make_model(key, *, sparse="slots", adaptive=False, rec_scale=0.0):
     ks = jax.random.split(key, 4)
     return RecurrentSNN(
         w_in=synapses(ks[0], N_IN, N_REC, 0.6, 0.8, sparse),
@@ -64,9 +65,11 @@ def assert_trees_close(a, b, rtol=2e-4):
         np.testing.assert_allclose(x / scale, y / scale, atol=rtol)
 
 
-@pytest.mark.parametrize("sparse", [True, False])
-@pytest.mark.parametrize("adaptive", [False, True])
-@pytest.mark.parametrize("c_reg", [0.0, 0.7])
+@pytest.mark.parametrize(
+    ("sparse", "adaptive", "c_reg"),
+    [("slots", False, 0.0), ("slots", True, 0.7), ("list", True, 0.0), ("list", False, 0.7),
+     ("dense", False, 0.7), ("dense", True, 0.0)],
+)  # fmt: skip
 def test_eprop_equals_bptt_without_recurrence(sparse, adaptive, c_reg):
     """With zero recurrent weights no path is ignored: e-prop is exact."""
     model = make_model(jax.random.key(1), sparse=sparse, adaptive=adaptive)
@@ -83,12 +86,20 @@ def test_eprop_equals_bptt_without_recurrence(sparse, adaptive, c_reg):
     np.testing.assert_allclose(m_eprop.rate, m_bptt.rate, rtol=1e-5)
 
 
-def test_eprop_gradients_are_zero_on_padding():
+def test_eprop_gradients_are_zero_on_padding_and_equal_in_both_layouts():
     model = make_model(jax.random.key(3), rec_scale=0.3)
-    g, _ = eprop_grads(model, *batch(jax.random.key(4)))
+    listed = make_model(jax.random.key(3), rec_scale=0.3, sparse="list")
+    x, labels = batch(jax.random.key(4))
+    g, _ = eprop_grads(model, x, labels)
+    assert_trees_close(eprop_grads(listed, x, labels)[0], g)
     for syn, grad in ((model.w_in, g.w_in.weight), (model.w_rec, g.w_rec.weight)):
         assert not jnp.any(jnp.where(syn.conn.mask, 0.0, grad))
         assert jnp.any(grad != 0)
+    too_small = eqx.tree_at(
+        lambda m: m.w_in, listed, SparseSynapses(model.w_in.conn, model.w_in.weight, 2)
+    )
+    with pytest.raises(Exception, match="max_synapses"):
+        jax.block_until_ready(eprop_grads(too_small, x, labels))
 
 
 def test_eprop_with_recurrence_points_like_bptt():

@@ -17,3 +17,13 @@ def test_write_your_own_rule_how_to_runs():
     exec(compile(code, "docs/structure.md", "exec"), namespace)
     stats = namespace["stats"]
     assert int(stats.removed) > 0 and int(stats.added) > 0
+
+
+def test_learning_guide_example_runs():
+    text = (Path(__file__).parents[1] / "docs" / "learning.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    namespace = {}
+    exec(compile(code, "docs/learning.md", "exec"), namespace)
+    model, grads = namespace["model"], namespace["grads"]
+    assert float(abs(grads.w_in.weight).max()) > 0
+    assert not bool((model.w_in.weight * ~model.w_in.conn.mask).any())

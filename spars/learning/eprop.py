@@ -11,12 +11,15 @@ has influenced ``j`` so far, with the reset's derivative stopped):
 
 with ``psi`` the surrogate derivative. The gradient is ``sum_t L_j^t
 ebar_ji^t`` with ``ebar`` the eligibility filtered by the readout's decay
-``kappa``. Traces live per synapse in the weights' own layout (padded rows
-for sparse projections), so memory and time grow with synapses x batch,
-never with ``T`` or ``n^2``. Without recurrent synapses the result equals
+``kappa``. Traces live per synapse: over the weights' slots, or, for sparse
+synapses with ``max_synapses`` set, in a list of the real synapses gathered
+once per batch (traces restart with every trial, so they never move with
+rewiring and row headroom costs nothing). Memory and time grow with synapses
+x batch, never with ``T`` or ``n^2``. Without recurrent synapses the result equals
 BPTT's gradient with the reset's derivative stopped.
 """
 
+import math
 from typing import NamedTuple
 
 import equinox as eqx
@@ -37,12 +40,16 @@ from .synapses import Synapses
 
 
 class ProjectionTraces(NamedTuple):
-    """e-prop state of one projection (``width`` = ``max_row`` or ``n_post``)."""
+    """e-prop state of one projection.
+
+    ``layout`` is ``[n_pre, width]`` (``width`` = ``max_row`` or ``n_post``),
+    or ``[max_synapses]`` when the synapses set that bound.
+    """
 
     zbar: jax.Array  # [B, n_pre] presynaptic spikes filtered by the membrane decay
-    eps_a: jax.Array  # [B, n_pre, width] adaptation eligibility (ALIF; else [B, n_pre, 1])
-    ebar: jax.Array  # [B, n_pre, width] eligibility filtered by the readout decay
-    grad: jax.Array  # [n_pre, width] accumulated gradient
+    eps_a: jax.Array  # [B, *layout] adaptation eligibility (ALIF; else a scalar 0)
+    ebar: jax.Array  # [B, *layout] eligibility filtered by the readout decay
+    grad: jax.Array  # [*layout] accumulated gradient
 
 
 class ReadoutTraces(NamedTuple):
@@ -79,21 +86,28 @@ def eprop_grads(
     if feedback is not None and feedback.shape != model.w_out.shape:
         raise ValueError(f"feedback shape {feedback.shape} must equal w_out's {model.w_out.shape}")
     n_steps, batch = x.shape[:2]
-    carry = (model.init(batch), jnp.zeros((batch, model.hidden.n)), _init_traces(model, batch))
+    layouts = (_layout(model.w_in), _layout(model.w_rec))
+    traces = _init_traces(model, layouts, batch)
+    carry = (model.init(batch), jnp.zeros((batch, model.hidden.n)), traces)
     totals = (jnp.zeros(()), jnp.zeros((batch, model.readout.n)), jnp.zeros(()))
-    step = _step_fn(model, labels, reg, feedback, n_steps * batch)
+    step = _step_fn(model, layouts, labels, reg, feedback, n_steps * batch)
     (_, _, traces), (loss, y_sum, spikes) = jax.lax.scan(step, (carry, totals), x)[0]
     grads = eqx.tree_at(
         lambda m: (m.w_in.weight, m.w_rec.weight, m.w_out, m.b_out),
         model,
-        (traces[0].grad, traces[1].grad, traces[2].grad_w, traces[2].grad_b),
+        (
+            layouts[0].to_weights(traces[0].grad),
+            layouts[1].to_weights(traces[1].grad),
+            traces[2].grad_w,
+            traces[2].grad_b,
+        ),
     )
     rate = spikes / (n_steps * batch * model.hidden.n) * 1e3 / model.hidden.dt
     correct = jnp.sum(jnp.argmax(y_sum, -1) == labels)
     return eqx.filter(grads, trainable(model)), Metrics(loss, correct, rate)
 
 
-def _step_fn(model, labels, reg, feedback, norm):
+def _step_fn(model, layouts, labels, reg, feedback, norm):
     hidden, readout = model.hidden, model.readout
     kappa = jnp.exp(-readout.dt / jnp.asarray(readout.tau_mem))
     lam = jnp.exp(-hidden.dt / jnp.asarray(reg.tau_reg))
@@ -111,8 +125,8 @@ def _step_fn(model, labels, reg, feedback, norm):
         f = lam * f + (1 - lam) * z
         excess = reg.c_reg * (f - f_target) / norm
         signals = (psi, error @ feedback.T, excess, kappa)
-        t_in = _update(t_in, model.w_in, x, hidden, *signals)
-        t_rec = _update(t_rec, model.w_rec, z_prev, hidden, *signals)
+        t_in = _update(t_in, layouts[0], x, hidden, *signals)
+        t_rec = _update(t_rec, layouts[1], z_prev, hidden, *signals)
         t_out = _update_readout(t_out, z, error, kappa)
         ce = -jnp.sum(onehot * jax.nn.log_softmax(y)) / norm
         loss = loss + ce + jnp.sum(excess * z)
@@ -122,20 +136,80 @@ def _step_fn(model, labels, reg, feedback, norm):
     return step
 
 
-def _update(tr: ProjectionTraces, syn: Synapses, pre, hidden, psi, signal, excess, kappa):
+def _update(tr: ProjectionTraces, layout, pre, hidden, psi, signal, excess, kappa):
     """One step of a projection's traces and gradient."""
     alpha = jnp.exp(-hidden.dt / jnp.asarray(hidden.tau_mem))
     zbar = alpha * tr.zbar + pre
-    psi_s = syn.at_synapses(psi)
+    psi_s, zbar_s = layout.post(psi), layout.pre(zbar)
     if isinstance(hidden, ALIF):
         rho = jnp.exp(-hidden.dt / jnp.asarray(hidden.tau_adapt))
-        e = psi_s * (zbar[..., None] - hidden.beta * tr.eps_a)
-        eps_a = psi_s * zbar[..., None] + (rho - psi_s * hidden.beta) * tr.eps_a
+        e = psi_s * (zbar_s - hidden.beta * tr.eps_a)
+        eps_a = psi_s * zbar_s + (rho - psi_s * hidden.beta) * tr.eps_a
     else:
-        e, eps_a = psi_s * zbar[..., None], tr.eps_a
+        e, eps_a = psi_s * zbar_s, tr.eps_a
     ebar = kappa * tr.ebar + e
-    grad = tr.grad + jnp.sum(syn.at_synapses(signal) * ebar + syn.at_synapses(excess) * e, 0)
+    grad = tr.grad + jnp.sum(layout.post(signal) * ebar + layout.post(excess) * e, 0)
     return ProjectionTraces(zbar, eps_a, ebar, grad)
+
+
+class SlotLayout(NamedTuple):
+    """Traces over every slot of the weights (``[B, n_pre, width]``)."""
+
+    syn: Synapses
+
+    @property
+    def shape(self):
+        return self.syn.weight.shape
+
+    def pre(self, v):
+        return v[..., None]
+
+    def post(self, v):
+        return self.syn.at_synapses(v)
+
+    def to_weights(self, grad):
+        return grad
+
+
+class ListLayout(NamedTuple):
+    """Traces over a list of the real synapses (``[B, max_synapses]``)."""
+
+    slot: jax.Array  # [S] flat slot of each listed synapse; n_pre * max_row past the end
+    pre_id: jax.Array  # [S]
+    post_id: jax.Array  # [S]; n_post past the end
+    weight_shape: tuple
+
+    @property
+    def shape(self):
+        return self.slot.shape
+
+    def pre(self, v):
+        return v[..., self.pre_id]
+
+    def post(self, v):
+        return jnp.concatenate([v, jnp.zeros_like(v[..., :1])], -1)[..., self.post_id]
+
+    def to_weights(self, grad):
+        flat = jnp.zeros(math.prod(self.weight_shape), grad.dtype)
+        return flat.at[self.slot].set(grad, mode="drop").reshape(self.weight_shape)
+
+
+def _layout(syn: Synapses):
+    if getattr(syn, "max_synapses", None) is None:
+        return SlotLayout(syn)
+    conn, size = syn.conn, syn.max_synapses
+    n_slots = conn.n_pre * conn.max_row
+    conn = eqx.error_if(
+        conn, conn.n_synapses > size, "more real synapses than max_synapses; raise it"
+    )
+    (slot,) = jnp.nonzero(conn.mask.ravel(), size=size, fill_value=n_slots)
+    post = jnp.concatenate([conn.indices.ravel(), jnp.array([conn.n_post], jnp.int32)])[slot]
+    return ListLayout(
+        slot,
+        jnp.minimum(slot // conn.max_row, conn.n_pre - 1),
+        post,
+        conn.shape[:1] + (conn.max_row,),
+    )
 
 
 def _update_readout(tr: ReadoutTraces, z, error, kappa):
@@ -143,20 +217,17 @@ def _update_readout(tr: ReadoutTraces, z, error, kappa):
     return ReadoutTraces(zbar, ones, tr.grad_w + zbar.T @ error, tr.grad_b + ones * error.sum(0))
 
 
-def _init_traces(model: RecurrentSNN, batch: int):
-    def projection(syn: Synapses):
-        n_pre, _ = syn.shape
-        width = syn.weight.shape[1]
-        eps_width = width if isinstance(model.hidden, ALIF) else 1
-        zeros = jnp.zeros((batch, n_pre, width), syn.weight.dtype)
-        eps_a = jnp.zeros((batch, n_pre, eps_width), syn.weight.dtype)
-        return ProjectionTraces(jnp.zeros((batch, n_pre)), eps_a, zeros, jnp.zeros_like(syn.weight))
+def _init_traces(model: RecurrentSNN, layouts, batch: int):
+    def projection(syn: Synapses, layout):
+        zeros = jnp.zeros((batch, *layout.shape), syn.weight.dtype)
+        eps_a = zeros if isinstance(model.hidden, ALIF) else jnp.zeros(())
+        return ProjectionTraces(jnp.zeros((batch, syn.shape[0])), eps_a, zeros, zeros[0])
 
     n_rec, n_out = model.w_out.shape
     readout = ReadoutTraces(
         jnp.zeros((batch, n_rec)), jnp.zeros(()), jnp.zeros((n_rec, n_out)), jnp.zeros(n_out)
     )
-    return projection(model.w_in), projection(model.w_rec), readout
+    return projection(model.w_in, layouts[0]), projection(model.w_rec, layouts[1]), readout
 
 
 def _check_neurons(model: RecurrentSNN):

@@ -15,10 +15,20 @@ from ..propagation import propagate
 
 
 class SparseSynapses(eqx.Module):
-    """Padded-row synapses: ``weight[i, k]`` joins ``i`` to ``conn.indices[i, k]``."""
+    """Padded-row synapses: ``weight[i, k]`` joins ``i`` to ``conn.indices[i, k]``.
+
+    Attributes:
+        conn: the connectivity.
+        weight: ``[n_pre, max_row]``, 0 on padding.
+        max_synapses: optional static bound on the number of real synapses.
+            When set, e-prop keeps its traces in a list of that length instead
+            of over every slot, so row headroom costs it nothing; more real
+            synapses than this is an error.
+    """
 
     conn: Connectivity
     weight: Float[Array, "pre max_row"]
+    max_synapses: int | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
         if self.weight.shape != self.conn.indices.shape:

@@ -1,0 +1,198 @@
+"""Networks, training state and jitted steps of ``experiments.classifier``.
+
+One setup covers the three connectivities of the study: ``dense`` (all-to-all
+matrices), ``sparse`` (fixed random padded rows) and ``deep_r`` (padded rows
+with ``headroom`` spare slots, parameters ``theta`` with fixed signs, DEEP R
+rewiring after every batch). The optimizer trains a dict ``params`` with keys
+``in``, ``rec``, ``out``, ``b``; the model's weights are derived from it.
+"""
+
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+
+import spars
+from spars import neurons, rules
+from spars.learning import (
+    DenseSynapses,
+    RateRegularisation,
+    RecurrentSNN,
+    SparseSynapses,
+    bptt_grads,
+    eprop_grads,
+)
+
+SPARSE = ("in", "rec")
+
+
+class TrainState(NamedTuple):
+    params: dict  # "in", "rec": weights or theta; "out": [n_rec, n_out]; "b": [n_out]
+    signs: dict | None  # deep_r: fixed signs of "in" and "rec"
+    conns: dict | None  # sparse / deep_r: Connectivity of "in" and "rec"
+    opt_state: Any
+    feedback: jax.Array | None  # random e-prop feedback, else None
+
+
+def hidden_layer(args):
+    """The recurrent (A)LIF layer of Bellec et al. (2020): threshold 0.6, reset by subtraction."""
+    kw = dict(
+        tau_mem=20.0,
+        v_thresh=0.6,
+        dt=args.dt,
+        reset_by_subtraction=True,
+        detach_reset=True,
+        spike_fn=spars.surrogate.Triangle(gamma=0.3, width=0.6),
+    )
+    if args.neuron == "alif":
+        return neurons.ALIF(args.hidden, tau_adapt=args.tau_adapt, beta=0.0174 * 100, **kw)
+    return neurons.LIF(args.hidden, **kw)
+
+
+def init_state(key, args, n_in: int, n_out: int) -> TrainState:
+    """Initial weights (variance ``gain^2 / fan_in`` in every layout), optimizer state."""
+    ks = jax.random.split(key, 7)
+    shapes = {
+        "in": (n_in, args.hidden, args.p_in, 1.0),
+        "rec": (args.hidden, args.hidden, args.p_rec, args.gain_rec),
+    }
+    params, conns, signs = {}, {}, {}
+    for k_conn, k_w, (name, (n_pre, n_post, p, gain)) in zip(
+        ks[:2], ks[2:4], shapes.items(), strict=True
+    ):
+        if args.connectivity == "dense":
+            params[name] = gain * jax.random.normal(k_w, (n_pre, n_post)) / jnp.sqrt(n_pre)
+            continue
+        headroom = args.headroom if args.connectivity == "deep_r" else 1.0
+        conn = spars.fixed_probability(
+            k_conn, n_pre, n_post, p, headroom=headroom, autapses=name == "in"
+        )
+        w = gain * jax.random.normal(k_w, conn.indices.shape) / jnp.sqrt(p * n_pre)
+        params[name], conns[name] = jnp.where(conn.mask, w, 0.0), conn
+        if args.connectivity == "deep_r":
+            v = rules.deep_r_init(ks[4], conn, params[name])
+            params[name], signs[name] = v["theta"], v["sign"]
+    params["out"] = jax.random.normal(ks[5], (args.hidden, n_out)) / jnp.sqrt(args.hidden)
+    params["b"] = jnp.zeros(n_out)
+    feedback = None
+    if args.feedback == "random":
+        feedback = jax.random.normal(ks[6], (args.hidden, n_out)) / jnp.sqrt(args.hidden)
+    opt_state = optimizer(args, key).init(params)
+    return TrainState(params, signs or None, conns or None, opt_state, feedback)
+
+
+def optimizer(args, key) -> optax.GradientTransformationExtraArgs:
+    """Adam; for DEEP R with its L1 gradient before and its noise after."""
+    adam = optax.adam(args.lr)
+    if args.connectivity != "deep_r":
+        return optax.with_extra_args_support(adam)
+    noise = rules.deep_r_noise(args.lr, 0.0, args.temperature, jax.random.fold_in(key, 1))
+    return optax.chain(rules.deep_r_l1(args.l1), adam, noise)
+
+
+def weights_of(params, signs):
+    """The model's ``in``/``rec`` weights from the trained parameters."""
+    if signs is None:
+        return {name: params[name] for name in SPARSE}
+    return {n: rules.deep_r_weights({"theta": params[n], "sign": signs[n]}) for n in SPARSE}
+
+
+def build_model(state: TrainState, args, n_out: int) -> RecurrentSNN:
+    w = weights_of(state.params, state.signs)
+    if state.conns is None:
+        syn = {n: DenseSynapses(w[n]) for n in SPARSE}
+    else:
+        bound = {"in": args.max_synapses_in, "rec": args.max_synapses_rec}
+        syn = {n: SparseSynapses(state.conns[n], w[n], bound[n]) for n in SPARSE}
+    return RecurrentSNN(
+        syn["in"],
+        syn["rec"],
+        state.params["out"],
+        state.params["b"],
+        hidden_layer(args),
+        neurons.LeakyIntegrator(n_out, tau_mem=20.0, dt=args.dt),
+    )
+
+
+def make_train_step(args, n_out: int, key):
+    """``step(state, x, labels) -> (state, Metrics)``: gradients, then one optimizer step."""
+    opt = optimizer(args, key)
+    reg = RateRegularisation(args.c_reg, args.f_target, args.tau_reg)
+
+    @eqx.filter_jit
+    def step(state: TrainState, x, labels):
+        model = build_model(state, args, n_out)
+        if args.rule == "eprop":
+            g, metrics = eprop_grads(model, x, labels, reg, state.feedback)
+        else:
+            g, metrics = bptt_grads(model, x, labels, reg)
+        _, pullback = jax.vjp(lambda p: weights_of(p, state.signs), state.params)
+        (g_params,) = pullback({"in": g.w_in.weight, "rec": g.w_rec.weight})
+        grads = {**g_params, "out": g.w_out, "b": g.b_out}
+        mask = slot_mask(state)
+        updates, opt_state = opt.update(grads, state.opt_state, state.params, slot_mask=mask)
+        params = optax.apply_updates(state.params, updates)
+        return state._replace(params=params, opt_state=opt_state), metrics
+
+    return step
+
+
+def slot_mask(state: TrainState) -> dict:
+    if state.conns is None:
+        return {"in": True, "rec": True, "out": True, "b": True}
+    return {**{n: state.conns[n].mask for n in SPARSE}, "out": False, "b": False}
+
+
+@eqx.filter_jit
+def rewire(state: TrainState, key):
+    """DEEP R on both sparse projections; Adam's moments move with their synapses."""
+    conns, params, opt_state, stats = dict(state.conns), dict(state.params), state.opt_state, {}
+    for k, name in zip(jax.random.split(key), SPARSE, strict=True):
+        moments = _leaves_under(opt_state, name)
+        variables = {"theta": params[name], "sign": state.signs[name], "moments": moments}
+        conns[name], variables, stats[name] = rules.deep_r(
+            k, conns[name], variables, autapses=name == "in"
+        )
+        params[name] = variables["theta"]
+        opt_state = _replace_under(opt_state, name, variables["moments"])
+        state = state._replace(signs={**state.signs, name: variables["sign"]})
+    return state._replace(conns=conns, params=params, opt_state=opt_state), stats
+
+
+def _leaves_under(tree, name):
+    flat, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return [leaf for path, leaf in flat if jax.tree_util.DictKey(name) in path]
+
+
+def _replace_under(tree, name, new_leaves):
+    flat, treedef = jax.tree_util.tree_flatten_with_path(tree)
+    new = iter(new_leaves)
+    leaves = [next(new) if jax.tree_util.DictKey(name) in path else leaf for path, leaf in flat]
+    return jax.tree.unflatten(treedef, leaves)
+
+
+@eqx.filter_jit
+def evaluate(model: RecurrentSNN, x, labels, valid):
+    """Summed cross-entropy and correct count over the ``valid`` samples of a batch."""
+    z, y = model.run(x)
+    ce = optax.softmax_cross_entropy_with_integer_labels(y, labels[None]).mean(0)
+    correct = jnp.argmax(y.mean(0), -1) == labels
+    return jnp.sum(jnp.where(valid, ce, 0.0)), jnp.sum(correct & valid), z.mean()
+
+
+def synapse_count(state: TrainState, args, n_in: int) -> int:
+    if state.conns is None:
+        return n_in * args.hidden + args.hidden**2
+    return int(sum(int(state.conns[n].n_synapses) for n in SPARSE))
+
+
+def weight_bytes(state: TrainState) -> int:
+    """Bytes of the hidden layer's connectivity and weights (padding included)."""
+    arrays = [state.params[n] for n in SPARSE]
+    if state.conns is not None:
+        arrays += [state.conns[n].indices for n in SPARSE] + [
+            state.conns[n].row_length for n in SPARSE
+        ]
+    return int(sum(a.size * a.dtype.itemsize for a in arrays))
