@@ -69,3 +69,14 @@ def test_classifier_resume_continues_bit_for_bit(tmp_path):
     for key in ("train_loss", "test_accuracy", "removed", "synapses"):
         assert [e[key] for e in metrics[0]["epochs"]] == [e[key] for e in metrics[1]["epochs"]]
     assert metrics[0]["rewiring"] == metrics[1]["rewiring"]
+
+
+def test_classifier_benchmark_times_every_connectivity(tmp_path):
+    from experiments import classifier_benchmark
+
+    argv = ["--steps", "20", "--batch", "2", "--hidden", "32", "--inputs", "40", "--reps", "1"]
+    rows = classifier_benchmark.main([*argv, "--rule", "eprop", "--out", str(tmp_path)])
+    assert [r["connectivity"] for r in rows] == ["dense", "sparse", "deep_r"]
+    assert rows[0]["synapses"] == 40 * 32 + 32 * 32 > rows[1]["synapses"] > 0
+    assert 0 < rows[2]["rewire_share"] < 1
+    assert json.loads((tmp_path / "classifier_step.json").read_text())["rows"] == rows
