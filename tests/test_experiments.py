@@ -39,10 +39,10 @@ def test_classifier_writes_metrics_figures_and_summary(tmp_path):
     from experiments import classifier
 
     out = tmp_path / "clf"
-    result = classifier.main([*TINY, "--epochs", "2", "--rule", "eprop", "bptt", "--out", str(out)])
-    assert {(r["rule"], r["connectivity"]) for r in result["summary"]} == {
-        (rule, c) for rule in ("eprop", "bptt") for c in ("dense", "sparse", "deep_r")
-    }
+    result = classifier.main([*TINY, "--epochs", "2", "--out", str(out)])
+    assert [(r["rule"], r["connectivity"]) for r in result["summary"]] == [
+        ("eprop", c) for c in ("deep_r", "dense", "sparse")
+    ]
     for name in ("summary.json", "summary.csv", "accuracy.png", "rewiring.png", "weights.png"):
         assert (out / name).stat().st_size > 0
     run = json.loads((out / "eprop_deep_r_seed0" / "metrics.json").read_text())
@@ -75,7 +75,7 @@ def test_classifier_benchmark_times_every_connectivity(tmp_path):
     from experiments import classifier_benchmark
 
     argv = ["--steps", "20", "--batch", "2", "--hidden", "32", "--inputs", "40", "--reps", "1"]
-    rows = classifier_benchmark.main([*argv, "--rule", "eprop", "--out", str(tmp_path)])
+    rows = classifier_benchmark.main([*argv, "--rule", "bptt", "--out", str(tmp_path)])
     assert [r["connectivity"] for r in rows] == ["dense", "sparse", "deep_r"]
     assert rows[0]["synapses"] == 40 * 32 + 32 * 32 > rows[1]["synapses"] > 0
     assert 0 < rows[2]["rewire_share"] < 1
