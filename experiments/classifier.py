@@ -47,7 +47,7 @@ def parse_args(argv):
     )
     p.add_argument("--p-in", type=float, default=0.05, help="input connection probability")
     p.add_argument("--p-rec", type=float, default=0.01, help="recurrent connection probability")
-    p.add_argument("--l1", type=float, default=0.01, help="DEEP R L1 strength")
+    p.add_argument("--l1", type=float, default=1e-3, help="DEEP R L1 strength (on mean gradients)")
     p.add_argument("--temperature", type=float, default=0.0, help="DEEP R noise temperature")
     p.add_argument("--headroom", type=float, default=2.0, help="DEEP R row capacity factor")
     p.add_argument("--neuron", default="lif", choices=["lif", "alif"])
