@@ -71,21 +71,27 @@ class LIF(eqx.Module):
     def step(self, state: LIFState, drive=None) -> tuple[Potential, LIFState]:
         v, refrac = self._integrate(state, drive)
         spikes = self.spike_fn(v - self._threshold(state)) * (refrac == 0)
-        return spikes, LIFState(self._reset(v, spikes), self._refrac(refrac, spikes))
+        return spikes, self._next_state(state, v, refrac, spikes)
 
-    def pseudo_derivative(self, state, drive=None) -> Potential:
-        """``d spikes / d v`` [1/mV] of the step ``step(state, drive)`` would take.
+    def step_with_derivative(self, state, drive=None):
+        """:meth:`step` that also returns ``d spikes / d v`` [1/mV]: ``(spikes, psi, state)``.
 
-        The surrogate's derivative at ``v - threshold``; 0 while refractory.
+        ``psi`` is the surrogate's derivative at ``v - threshold``; 0 while refractory.
         """
         v, refrac = self._integrate(state, drive)
         x = v - self._threshold(state)
-        _, psi = jax.jvp(self.spike_fn, (x,), (jnp.ones_like(x),))
-        return psi * (refrac == 0)
+        spikes, psi = jax.jvp(self.spike_fn, (x,), (jnp.ones_like(x),))
+        ready = refrac == 0
+        spikes = spikes * ready
+        return spikes, psi * ready, self._next_state(state, v, refrac, spikes)
 
     def _threshold(self, state):
         del state
         return self.v_thresh
+
+    def _next_state(self, state, v, refrac, spikes):
+        del state
+        return LIFState(self._reset(v, spikes), self._refrac(refrac, spikes))
 
     def _integrate(self, state, drive):
         alpha = _decay(self.tau_mem, self.dt)
@@ -127,14 +133,12 @@ class ALIF(LIF):
         v, refrac = super().init(batch_shape, key)
         return ALIFState(v, refrac, jnp.zeros_like(v))
 
-    def step(self, state: ALIFState, drive=None) -> tuple[Potential, ALIFState]:
-        v, refrac = self._integrate(state, drive)
-        spikes = self.spike_fn(v - self._threshold(state)) * (refrac == 0)
-        a = _decay(self.tau_adapt, self.dt) * state.a + spikes
-        return spikes, ALIFState(self._reset(v, spikes), self._refrac(refrac, spikes), a)
-
     def _threshold(self, state):
         return self.v_thresh + self.beta * state.a
+
+    def _next_state(self, state, v, refrac, spikes):
+        a = _decay(self.tau_adapt, self.dt) * state.a + spikes
+        return ALIFState(self._reset(v, spikes), self._refrac(refrac, spikes), a)
 
 
 class LeakyIntegrator(eqx.Module):

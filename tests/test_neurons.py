@@ -135,3 +135,27 @@ def test_spike_train_replay_and_binning():
     np.testing.assert_array_equal(frames[3], [0, 0])  # zeros after the end
     with pytest.raises(ValueError, match=r"event 1 \(time 3.5 ms, unit 0\) is outside"):
         neurons.SpikeTrain.from_events([0.5, 3.5], [0, 0], n=2, dt=1.0, n_steps=3)
+
+
+def test_step_with_derivative_matches_step_and_the_surrogate():
+    v0 = jnp.linspace(0.0, 1.5, 12)
+    for model in (neurons.LIF(12, tau_refrac=2.0), neurons.ALIF(12, beta=0.5)):
+        state = model.init((1,))._replace(v=v0[None])
+        state = model.step(state, jnp.zeros((1, 12)))[1]  # some neurons now refractory
+        drive = jnp.full((1, 12), 0.3)
+        spikes, new_state = model.step(state, drive)
+        spikes2, psi, new_state2 = model.step_with_derivative(state, drive)
+        np.testing.assert_array_equal(spikes, spikes2)
+        for a, b in zip(jax.tree.leaves(new_state), jax.tree.leaves(new_state2), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+        def spike_of_v(v, state=state, model=model):
+            # the spike's surrogate derivative w.r.t. the integrated potential
+            threshold = model._threshold(state)
+            return model.spike_fn(v - threshold).sum()
+
+        v, refrac = model._integrate(state, drive)
+        expected = jax.grad(spike_of_v)(v) * (refrac == 0)
+        np.testing.assert_allclose(psi, expected, rtol=1e-6)
+        if model.tau_refrac:
+            assert jnp.any(refrac > 0) and jnp.all(psi[refrac > 0] == 0)

@@ -118,8 +118,7 @@ def _step_fn(model, layouts, labels, reg, feedback, norm):
     def step(state, x):
         ((h, y, z_prev), f, (t_in, t_rec, t_out)), (loss, y_sum, spikes) = state
         drive = model.drive(x, z_prev)
-        psi = hidden.pseudo_derivative(h, drive)
-        z, h = hidden.step(h, drive)
+        z, psi, h = hidden.step_with_derivative(h, drive)
         y, _ = readout.step(y, z @ model.w_out + model.b_out)
         error = (jax.nn.softmax(y) - onehot) / norm  # d loss / d y_t
         f = lam * f + (1 - lam) * z
