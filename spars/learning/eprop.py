@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._prefix import nonzero_ids
 from ..neurons import ALIF
 from .recurrent import (
     NO_REGULARISATION,
@@ -36,7 +37,7 @@ from .recurrent import (
     check_inputs,
     trainable,
 )
-from .synapses import Synapses
+from .synapses import Synapses, gather_post
 
 
 class ProjectionTraces(NamedTuple):
@@ -109,7 +110,7 @@ def eprop_grads(
 
 def _step_fn(model, layouts, labels, reg, feedback, norm):
     hidden, readout = model.hidden, model.readout
-    kappa = jnp.exp(-readout.dt / jnp.asarray(readout.tau_mem))
+    decays = _decays(hidden, readout)
     lam = jnp.exp(-hidden.dt / jnp.asarray(reg.tau_reg))
     f_target = reg.f_target * hidden.dt * 1e-3
     feedback = model.w_out if feedback is None else feedback
@@ -123,10 +124,10 @@ def _step_fn(model, layouts, labels, reg, feedback, norm):
         error = (jax.nn.softmax(y) - onehot) / norm  # d loss / d y_t
         f = lam * f + (1 - lam) * z
         excess = reg.c_reg * (f - f_target) / norm
-        signals = (psi, error @ feedback.T, excess, kappa)
-        t_in = _update(t_in, layouts[0], x, hidden, *signals)
-        t_rec = _update(t_rec, layouts[1], z_prev, hidden, *signals)
-        t_out = _update_readout(t_out, z, error, kappa)
+        signals = (psi, error @ feedback.T, excess, decays)
+        t_in = _update(t_in, layouts[0], x, *signals)
+        t_rec = _update(t_rec, layouts[1], z_prev, *signals)
+        t_out = _update_readout(t_out, z, error, decays.kappa)
         ce = -jnp.sum(onehot * jax.nn.log_softmax(y)) / norm
         loss = loss + ce + jnp.sum(excess * z)
         carry = ((h, y, z), f, (t_in, t_rec, t_out))
@@ -135,18 +136,35 @@ def _step_fn(model, layouts, labels, reg, feedback, norm):
     return step
 
 
-def _update(tr: ProjectionTraces, layout, pre, hidden, psi, signal, excess, kappa):
-    """One step of a projection's traces and gradient."""
-    alpha = jnp.exp(-hidden.dt / jnp.asarray(hidden.tau_mem))
-    zbar = alpha * tr.zbar + pre
-    psi_s, zbar_s = layout.post(psi), layout.pre(zbar)
+class Decays(NamedTuple):
+    """Per-step factors of the traces (``rho``, ``beta`` only for ALIF)."""
+
+    alpha: jax.Array  # membrane
+    kappa: jax.Array  # readout
+    rho: jax.Array | None = None  # adaptation
+    beta: float | None = None  # threshold per unit of adaptation [mV]
+
+
+def _decays(hidden, readout) -> Decays:
+    def decay(tau, dt):
+        return jnp.exp(-dt / jnp.asarray(tau))
+
+    alpha, kappa = decay(hidden.tau_mem, hidden.dt), decay(readout.tau_mem, readout.dt)
     if isinstance(hidden, ALIF):
-        rho = jnp.exp(-hidden.dt / jnp.asarray(hidden.tau_adapt))
-        e = psi_s * (zbar_s - hidden.beta * tr.eps_a)
-        eps_a = psi_s * zbar_s + (rho - psi_s * hidden.beta) * tr.eps_a
-    else:
+        return Decays(alpha, kappa, decay(hidden.tau_adapt, hidden.dt), hidden.beta)
+    return Decays(alpha, kappa)
+
+
+def _update(tr: ProjectionTraces, layout, pre, psi, signal, excess, d: Decays):
+    """One step of a projection's traces and gradient."""
+    zbar = d.alpha * tr.zbar + pre
+    psi_s, zbar_s = layout.post(psi), layout.pre(zbar)
+    if d.rho is None:
         e, eps_a = psi_s * zbar_s, tr.eps_a
-    ebar = kappa * tr.ebar + e
+    else:
+        e = psi_s * (zbar_s - d.beta * tr.eps_a)
+        eps_a = psi_s * zbar_s + (d.rho - psi_s * d.beta) * tr.eps_a
+    ebar = d.kappa * tr.ebar + e
     grad = tr.grad + jnp.sum(layout.post(signal) * ebar + layout.post(excess) * e, 0)
     return ProjectionTraces(zbar, eps_a, ebar, grad)
 
@@ -176,7 +194,7 @@ class ListLayout(NamedTuple):
     slot: jax.Array  # [S] flat slot of each listed synapse; n_pre * max_row past the end
     pre_id: jax.Array  # [S]
     post_id: jax.Array  # [S]; n_post past the end
-    weight_shape: tuple
+    weight_shape: tuple  # [n_pre, max_row]
 
     @property
     def shape(self):
@@ -186,7 +204,7 @@ class ListLayout(NamedTuple):
         return v[..., self.pre_id]
 
     def post(self, v):
-        return jnp.concatenate([v, jnp.zeros_like(v[..., :1])], -1)[..., self.post_id]
+        return gather_post(v, self.post_id)
 
     def to_weights(self, grad):
         flat = jnp.zeros(math.prod(self.weight_shape), grad.dtype)
@@ -197,18 +215,11 @@ def _layout(syn: Synapses):
     if getattr(syn, "max_synapses", None) is None:
         return SlotLayout(syn)
     conn, size = syn.conn, syn.max_synapses
-    n_slots = conn.n_pre * conn.max_row
-    conn = eqx.error_if(
-        conn, conn.n_synapses > size, "more real synapses than max_synapses; raise it"
-    )
-    (slot,) = jnp.nonzero(conn.mask.ravel(), size=size, fill_value=n_slots)
-    post = jnp.concatenate([conn.indices.ravel(), jnp.array([conn.n_post], jnp.int32)])[slot]
-    return ListLayout(
-        slot,
-        jnp.minimum(slot // conn.max_row, conn.n_pre - 1),
-        post,
-        conn.shape[:1] + (conn.max_row,),
-    )
+    slot, count = nonzero_ids(conn.mask, size)
+    slot = eqx.error_if(slot, count > size, "more real synapses than max_synapses; raise it")
+    post = conn.indices.reshape(-1).at[slot].get(mode="fill", fill_value=conn.n_post)
+    pre = jnp.minimum(slot // conn.max_row, conn.n_pre - 1)
+    return ListLayout(slot, pre, post, conn.indices.shape)
 
 
 def _update_readout(tr: ReadoutTraces, z, error, kappa):

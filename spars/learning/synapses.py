@@ -46,8 +46,7 @@ class SparseSynapses(eqx.Module):
 
     def at_synapses(self, post: Float[Array, "*b post"]) -> Float[Array, "*b pre max_row"]:
         """``post[..., indices]``, 0 on padding slots."""
-        padded = jnp.concatenate([post, jnp.zeros_like(post[..., :1])], axis=-1)
-        return padded[..., self.conn.indices]
+        return gather_post(post, self.conn.indices)
 
 
 class DenseSynapses(eqx.Module):
@@ -68,3 +67,8 @@ class DenseSynapses(eqx.Module):
 
 
 Synapses = SparseSynapses | DenseSynapses
+
+
+def gather_post(post: Float[Array, "*b post"], indices) -> Array:
+    """``post[..., indices]`` with 0 for indices ``>= n_post`` (the padding sentinel)."""
+    return jnp.take(post, indices, axis=-1, mode="fill", fill_value=0)
