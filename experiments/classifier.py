@@ -65,12 +65,9 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, nargs="+", default=[0])
     p.add_argument("--out", type=Path, default=Path("results/classifier"))
     p.add_argument("--resume", action="store_true", help="continue from each run's checkpoint")
+    if p.parse_args(argv).quick:
+        p.set_defaults(**QUICK)  # explicit options still win
     args = p.parse_args(argv)
-    if args.quick:
-        defaults = {a.dest: a.default for a in p._actions}
-        for name, value in QUICK.items():
-            if getattr(args, name) == defaults[name]:
-                setattr(args, name, value)
     if args.dataset == "yin_yang":
         args.train_samples = args.train_samples or 5000
         args.test_samples = args.test_samples or 1000
@@ -98,17 +95,15 @@ def train_run(config: dict, train, test, folder: Path, resume: bool) -> dict:
     key = jax.random.PRNGKey(args.seed)
     n_out = train.n_classes
     state = setup.init_state(key, args, train.n_units, n_out)
-    if state.conns is not None:  # no rule here adds synapses: e-prop lists the initial ones
-        args.max_synapses_in = int(state.conns["in"].n_synapses)
-        args.max_synapses_rec = int(state.conns["rec"].n_synapses)
+    bounds = setup.synapse_bounds(state)
     record = {"config": config, "epochs": [], "rewiring": [], "initial": _snapshot(state)}
     state, record = _maybe_resume(folder, state, record, resume)
-    step = setup.make_train_step(args, n_out, key)
+    step = setup.make_train_step(args, n_out, key, bounds)
     for epoch in range(len(record["epochs"]) + 1, args.epochs + 1):
         state, stats = _train_epoch(state, step, train, args, key, epoch, record["rewiring"])
         stats.update(_evaluate(state, test, args, n_out), epoch=epoch)
         stats.update(
-            synapses=setup.synapse_count(state, args, train.n_units),
+            synapses=setup.synapse_count(state),
             weight_bytes=setup.weight_bytes(state),
         )
         record["epochs"].append(stats)
@@ -171,7 +166,7 @@ def _evaluate(state, test, args, n_out) -> dict:
         idx = np.arange(lo, lo + args.batch) % len(test)
         valid = jnp.asarray(np.arange(lo, lo + args.batch) < len(test))
         x, labels = jnp.asarray(test.frames(idx, args.dt)), jnp.asarray(test.labels[idx])
-        batch_loss, batch_correct, _ = setup.evaluate(model, x, labels, valid)
+        batch_loss, batch_correct = setup.evaluate(model, x, labels, valid)
         loss, correct = loss + float(batch_loss), correct + int(batch_correct)
     elapsed = time.perf_counter() - start
     return dict(test_loss=loss / len(test), test_accuracy=correct / len(test), eval_time_s=elapsed)

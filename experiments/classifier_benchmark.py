@@ -16,6 +16,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
+from experiments import classifier
 from experiments import classifier_setup as setup
 from experiments.benchmark import run_meta, time_call
 
@@ -38,31 +39,26 @@ def parse_args(argv):
 
 
 def model_args(args, rule: str, connectivity: str) -> argparse.Namespace:
-    return argparse.Namespace(
-        rule=rule, connectivity=connectivity, hidden=args.hidden, p_in=0.05, p_rec=0.01,
-        headroom=2.0, l1=0.01, temperature=0.0, lr=1e-3, gain_rec=0.5, neuron="lif",
-        tau_adapt=200.0, dt=1.0, c_reg=0.0, f_target=10.0, tau_reg=500.0,
-        feedback="symmetric", max_synapses_in=None, max_synapses_rec=None,
-    )  # fmt: skip
+    """The classifier's own settings (its defaults) for this case."""
+    margs = classifier.parse_args(["--hidden", str(args.hidden)])
+    margs.rule, margs.connectivity = rule, connectivity  # one of each, as in a run
+    return margs
 
 
 def time_case(args, rule: str, connectivity: str) -> dict:
     margs = model_args(args, rule, connectivity)
     key = jax.random.PRNGKey(0)
     state = setup.init_state(key, margs, args.inputs, 20)
-    if state.conns is not None:
-        margs.max_synapses_in = int(state.conns["in"].n_synapses)
-        margs.max_synapses_rec = int(state.conns["rec"].n_synapses)
     x = (jax.random.uniform(key, (args.steps, args.batch, args.inputs)) < 0.012).astype(jnp.float32)
     labels = jax.random.randint(key, (args.batch,), 0, 20)
-    step = setup.make_train_step(margs, 20, key)
+    step = setup.make_train_step(margs, 20, key, setup.synapse_bounds(state))
     row = {"rule": rule, "connectivity": connectivity,
            "step_ms": time_call(lambda s: step(s, x, labels), state, reps=args.reps)}  # fmt: skip
     if connectivity == "deep_r":
         state, _ = step(state, x, labels)
         row["rewire_ms"] = time_call(setup.rewire, state, key, reps=args.reps)
         row["rewire_share"] = row["rewire_ms"] / (row["step_ms"] + row["rewire_ms"])
-    row["synapses"] = setup.synapse_count(state, margs, args.inputs)
+    row["synapses"] = setup.synapse_count(state)
     return row
 
 

@@ -101,11 +101,11 @@ def _label(r):
 def _accuracy(ax, records):
     colours = {}
     for r in records:
-        c = colours.setdefault(_label(r), f"C{len(colours)}")
+        label = None if _label(r) in colours else _label(r)  # one legend entry per kind
+        colour = colours.setdefault(_label(r), f"C{len(colours)}")
         epochs = [e["epoch"] for e in r["epochs"]]
         acc = [100 * e["test_accuracy"] for e in r["epochs"]]
-        first = sum(_label(q) == _label(r) for q in records[: records.index(r)]) == 0
-        ax.plot(epochs, acc, color=c, marker="o", label=_label(r) if first else None)
+        ax.plot(epochs, acc, color=colour, marker="o", label=label)
     ax.set(xlabel="epoch", ylabel="test accuracy [%]", title="dense vs static sparse vs DEEP R")
     ax.legend()
     return True

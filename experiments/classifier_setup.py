@@ -47,7 +47,7 @@ def hidden_layer(args):
         spike_fn=spars.surrogate.Triangle(gamma=0.3, width=0.6),
     )
     if args.neuron == "alif":
-        return neurons.ALIF(args.hidden, tau_adapt=args.tau_adapt, beta=0.0174 * 100, **kw)
+        return neurons.ALIF(args.hidden, tau_adapt=args.tau_adapt, beta=1.74, **kw)
     return neurons.LIF(args.hidden, **kw)
 
 
@@ -99,13 +99,24 @@ def weights_of(params, signs):
     return {n: rules.deep_r_weights({"theta": params[n], "sign": signs[n]}) for n in SPARSE}
 
 
-def build_model(state: TrainState, args, n_out: int) -> RecurrentSNN:
+def synapse_bounds(state: TrainState) -> dict | None:
+    """Static ``max_synapses`` per sparse projection: the initial counts.
+
+    No rule of this study adds synapses beyond them (DEEP R keeps the count),
+    so e-prop can keep its traces in lists of this length. Call eagerly.
+    """
+    if state.conns is None:
+        return None
+    return {n: int(state.conns[n].n_synapses) for n in SPARSE}
+
+
+def build_model(state: TrainState, args, n_out: int, bounds: dict | None = None) -> RecurrentSNN:
     w = weights_of(state.params, state.signs)
     if state.conns is None:
         syn = {n: DenseSynapses(w[n]) for n in SPARSE}
     else:
-        bound = {"in": args.max_synapses_in, "rec": args.max_synapses_rec}
-        syn = {n: SparseSynapses(state.conns[n], w[n], bound[n]) for n in SPARSE}
+        bounds = bounds or dict.fromkeys(SPARSE)
+        syn = {n: SparseSynapses(state.conns[n], w[n], bounds[n]) for n in SPARSE}
     return RecurrentSNN(
         syn["in"],
         syn["rec"],
@@ -116,14 +127,17 @@ def build_model(state: TrainState, args, n_out: int) -> RecurrentSNN:
     )
 
 
-def make_train_step(args, n_out: int, key):
-    """``step(state, x, labels) -> (state, Metrics)``: gradients, then one optimizer step."""
+def make_train_step(args, n_out: int, key, bounds: dict | None = None):
+    """``step(state, x, labels) -> (state, Metrics)``: gradients, then one optimizer step.
+
+    ``bounds``: from :func:`synapse_bounds`, so e-prop's cost ignores row headroom.
+    """
     opt = optimizer(args, key)
     reg = RateRegularisation(args.c_reg, args.f_target, args.tau_reg)
 
     @eqx.filter_jit
     def step(state: TrainState, x, labels):
-        model = build_model(state, args, n_out)
+        model = build_model(state, args, n_out, bounds)
         if args.rule == "eprop":
             g, metrics = eprop_grads(model, x, labels, reg, state.feedback)
         else:
@@ -176,16 +190,17 @@ def _replace_under(tree, name, new_leaves):
 @eqx.filter_jit
 def evaluate(model: RecurrentSNN, x, labels, valid):
     """Summed cross-entropy and correct count over the ``valid`` samples of a batch."""
-    z, y = model.run(x)
+    _, y = model.run(x)
     ce = optax.softmax_cross_entropy_with_integer_labels(y, labels[None]).mean(0)
     correct = jnp.argmax(y.mean(0), -1) == labels
-    return jnp.sum(jnp.where(valid, ce, 0.0)), jnp.sum(correct & valid), z.mean()
+    return jnp.sum(jnp.where(valid, ce, 0.0)), jnp.sum(correct & valid)
 
 
-def synapse_count(state: TrainState, args, n_in: int) -> int:
+def synapse_count(state: TrainState) -> int:
+    """Synapses of the hidden layer (input + recurrent)."""
     if state.conns is None:
-        return n_in * args.hidden + args.hidden**2
-    return int(sum(int(state.conns[n].n_synapses) for n in SPARSE))
+        return sum(state.params[n].size for n in SPARSE)
+    return sum(int(state.conns[n].n_synapses) for n in SPARSE)
 
 
 def weight_bytes(state: TrainState) -> int:
