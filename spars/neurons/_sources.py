@@ -1,0 +1,111 @@
+"""Readouts and spike sources: leaky integrator, Poisson trains, replayed trains."""
+
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+from ._lif import Potential, _decay, _drive
+
+
+class LeakyIntegrator(eqx.Module):
+    """Non-spiking readout: ``v <- alpha v + drive + bias``; outputs ``v`` [mV].
+
+    Attributes:
+        n: number of neurons.
+        tau_mem: time constant [ms].
+        dt: time step [ms].
+    """
+
+    n: int = eqx.field(static=True)
+    tau_mem: float = 20.0
+    dt: float = 1.0
+
+    def init(self, batch_shape: tuple[int, ...] = (), key=None) -> Potential:
+        del key
+        return jnp.zeros((*batch_shape, self.n))
+
+    def step(self, state: Potential, drive=None) -> tuple[Potential, Potential]:
+        v = _decay(self.tau_mem, self.dt) * state + _drive(drive, state)
+        return v, v
+
+
+class PoissonState(NamedTuple):
+    key: jax.Array  # PRNG key for the next step
+    template: Potential  # zeros of the output shape [*batch, n]
+
+
+class PoissonSource(eqx.Module):
+    """Independent Poisson spike trains: P(spike in a step) = ``rate * dt``.
+
+    A ``drive`` passed to ``step`` replaces ``rate`` for that step.
+
+    Attributes:
+        n: number of neurons.
+        rate: firing rate [Hz], a scalar or ``[n]``.
+        dt: time step [ms].
+    """
+
+    n: int = eqx.field(static=True)
+    rate: float | Float[Array, " n"] = 10.0
+    dt: float = 1.0
+
+    def init(self, batch_shape: tuple[int, ...] = (), key=None) -> PoissonState:
+        if key is None:
+            raise ValueError("PoissonSource.init needs a PRNG key")
+        return PoissonState(key, jnp.zeros((*batch_shape, self.n)))
+
+    def step(self, state: PoissonState, drive=None) -> tuple[Potential, PoissonState]:
+        key, sub = jax.random.split(state.key)
+        shape = state.template.shape
+        rate = self.rate if drive is None else drive
+        p = jnp.broadcast_to(rate * self.dt * 1e-3, shape)
+        spikes = (jax.random.uniform(sub, shape) < p).astype(state.template.dtype)
+        return spikes, PoissonState(key, state.template)
+
+
+class SpikeTrain(eqx.Module):
+    """Replays given spike trains, one time step per ``step``; zeros after the end.
+
+    Attributes:
+        spikes: ``[n_steps, *batch, n]`` spikes (or counts) per step.
+    """
+
+    spikes: Array
+
+    @property
+    def n(self) -> int:
+        return self.spikes.shape[-1]
+
+    @classmethod
+    def from_events(cls, times, units, n: int, dt: float, n_steps: int) -> "SpikeTrain":
+        """Bins events (``times`` [ms], ``units``) into ``n_steps`` steps of ``dt`` [ms].
+
+        Events outside ``[0, n_steps * dt)`` or with a unit outside ``[0, n)``
+        raise an error; several events in one bin are counted.
+        """
+        times, units = np.asarray(times, float), np.asarray(units, int)
+        step = np.floor(times / dt).astype(int)
+        bad = np.flatnonzero((step < 0) | (step >= n_steps) | (units < 0) | (units >= n))
+        if bad.size:
+            k = bad[0]
+            raise ValueError(
+                f"event {k} (time {times[k]} ms, unit {units[k]}) is outside "
+                f"[0, {n_steps * dt}) ms x [0, {n})"
+            )
+        counts = np.zeros((n_steps, n), np.float32)
+        np.add.at(counts, (step, units), 1.0)
+        return cls(jnp.asarray(counts))
+
+    def init(self, batch_shape: tuple[int, ...] = (), key=None) -> Int[Array, ""]:
+        del batch_shape, key
+        return jnp.int32(0)
+
+    def step(self, state, drive=None):
+        del drive
+        frame = jax.lax.dynamic_index_in_dim(self.spikes, state, keepdims=False)
+        inside = state < self.spikes.shape[0]
+        return jnp.where(inside, frame, 0).astype(jnp.float32), state + 1
