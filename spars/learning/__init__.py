@@ -1,4 +1,4 @@
-"""Learning rules for recurrent spiking networks: e-prop and BPTT."""
+"""Learning rules: e-prop and BPTT for recurrent networks, STDP for sparse projections."""
 
 from .bptt import bptt_grads as bptt_grads
 from .eprop import eprop_grads as eprop_grads
@@ -7,5 +7,9 @@ from .recurrent import RateRegularisation as RateRegularisation
 from .recurrent import RecurrentSNN as RecurrentSNN
 from .recurrent import loss_terms as loss_terms
 from .recurrent import trainable as trainable
+from .stdp import STDP as STDP
+from .stdp import STDPTraces as STDPTraces
+from .stdp import stdp_update as stdp_update
+from .stdp import stdp_update_columns as stdp_update_columns
 from .synapses import DenseSynapses as DenseSynapses
 from .synapses import SparseSynapses as SparseSynapses
