@@ -32,6 +32,25 @@ def test_remove_compacts_rows_and_moves_variables(w, seed):
 
 
 @settings(max_examples=15)
+@given(sparse_dense(), st.integers(0, 2**31 - 1), st.integers(0, 12))
+def test_remove_listed_equals_remove_with_a_keep_mask(w, seed, k):
+    """Listed slots (repeats, padding and invalid entries included) as a keep mask."""
+    conn, variables = _projection(w)
+    rng = np.random.default_rng(seed)
+    pre = rng.integers(-1, conn.n_pre + 1, k)
+    slot = rng.integers(0, conn.max_row, k) if conn.max_row else np.zeros(k, int)
+    valid = rng.random(k) < 0.8
+    keep = np.ones(conn.indices.shape, bool)
+    for i, s, v in zip(pre, slot, valid, strict=True):
+        if v and 0 <= i < conn.n_pre and conn.max_row:
+            keep[i, s] = False
+    expected = structure.remove(conn, keep, variables)
+    got = jax.jit(structure.remove_listed)(conn, pre, slot, variables, valid=valid)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=15)
 @given(sparse_dense(), st.integers(0, 2**31 - 1), st.sampled_from([None, 0, 3, 1000]))
 def test_add_pairs_equals_one_at_a_time_reference(w, seed, limit):
     conn, variables = _projection(w, headroom=1.3)

@@ -16,4 +16,5 @@ from .pruning import zhu_gupta_sparsity as zhu_gupta_sparsity
 from .rigl import outer_product_score as outer_product_score
 from .rigl import rigl as rigl
 from .set_rewire import set_rewire as set_rewire
+from .topographic import TopographicEvents as TopographicEvents
 from .topographic import topographic as topographic

@@ -10,15 +10,33 @@ onto the postsynaptic grid), with weight ``new_weight``. An optional cap on
 the in-degree blocks formations onto full postsynaptic neurons.
 """
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
+from jaxtyping import Array, Bool, Int
 
 from .._grid import squared_distance
 from .._rows import rank_in_group, repeats
 from ..column import in_degree
 from ..connectivity import Connectivity
-from ..structure import RewireStats, add_pairs, remove
+from ..structure import RewireStats, add_pairs, remove_listed
 from ._common import random_targets, weight_of, with_new_weight
+
+
+class TopographicEvents(NamedTuple):
+    """What happened to each candidate of one update.
+
+    Attributes:
+        pre, post: ``int32[k]`` the candidate pairs.
+        eliminated: ``bool[k]`` the pair's synapse was removed.
+        formed: ``bool[k]`` a synapse was created for the pair.
+    """
+
+    pre: Int[Array, " k"]
+    post: Int[Array, " k"]
+    eliminated: Bool[Array, " k"]
+    formed: Bool[Array, " k"]
 
 
 def topographic(
@@ -37,6 +55,7 @@ def topographic(
     new_weight: float,
     max_in_degree: int | None = None,
     autapses: bool = True,
+    return_events: bool = False,
 ):
     """One topographic update: eliminate weak synapses, form near ones.
 
@@ -55,10 +74,13 @@ def topographic(
         max_in_degree: if given, no formation onto a neuron with that many
             synapses (formations in one update counted in candidate order).
         autapses: whether a neuron may connect to itself (equal grids only).
+        return_events: also return the per-candidate :class:`TopographicEvents`
+            (for distance histograms of formations and eliminations).
 
     Returns:
-        ``(conn, variables, RewireStats)``; ``failed`` counts formations
-        whose row was full (those blocked by ``max_in_degree`` are not failures).
+        ``(conn, variables, RewireStats)``, plus the events if asked;
+        ``failed`` counts formations whose row was full (those blocked by
+        ``max_in_degree`` are not failures).
     """
     if (conn.n_pre, conn.n_post) != (pre_shape[0] * pre_shape[1], post_shape[0] * post_shape[1]):
         raise ValueError(f"grids {pre_shape} -> {post_shape} do not match {conn.shape}")
@@ -71,9 +93,7 @@ def topographic(
     weak = weight_of(variables)[pre, slot] < threshold
     p_elim = jnp.where(weak, p_elim_dep, p_elim_pot)
     eliminate = first & present & (jax.random.uniform(key_elim, pre.shape) < p_elim)
-    row = jnp.where(eliminate, pre, conn.n_pre)
-    keep = jnp.ones(conn.indices.shape, bool).at[row, slot].set(False, mode="drop")
-    conn, variables, removed = remove(conn, keep, variables)
+    conn, variables, removed = remove_listed(conn, pre, slot, variables, valid=eliminate)
 
     d2 = squared_distance(pre, post, pre_shape, post_shape)
     p = p_form * jnp.exp(-d2 / (2.0 * sigma**2))
@@ -84,7 +104,11 @@ def topographic(
     conn, variables, stats = add_pairs(
         conn, pre, post, variables, with_new_weight(variables, new_weight), valid=form
     )
-    return conn, variables, RewireStats(removed, stats.added, stats.overflow)
+    rewire_stats = RewireStats(removed, stats.added, stats.overflow)
+    if not return_events:
+        return conn, variables, rewire_stats
+    formed = form & jnp.any(conn.indices[pre] == post[:, None], axis=1)
+    return conn, variables, rewire_stats, TopographicEvents(pre, post, eliminate, formed)
 
 
 def _candidates(key_pre, key_post, conn: Connectivity, k: int, autapses: bool):
