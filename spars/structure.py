@@ -134,8 +134,10 @@ def remove_listed(
     row = jnp.where(valid & (pre >= 0) & (pre < conn.n_pre), pre, conn.n_pre)
     drop = jnp.zeros(conn.indices.shape, bool).at[row, slot].set(True, mode="drop")
     rows = jnp.minimum(row, max(conn.n_pre - 1, 0))
-    keep = ~drop[rows] & conn.mask[rows]
-    slots = jnp.broadcast_to(jnp.arange(conn.max_row, dtype=jnp.int32), keep.shape)
+    slots = jnp.broadcast_to(
+        jnp.arange(conn.max_row, dtype=jnp.int32), (pre.shape[0], conn.max_row)
+    )
+    keep = ~drop[rows] & (slots < conn.row_length[rows][:, None])
     length, source = compact(keep, conn.max_row, slots, fills=conn.max_row)
 
     def move(leaf, fill):

@@ -27,3 +27,13 @@ def test_learning_guide_example_runs():
     model, grads = namespace["model"], namespace["grads"]
     assert float(abs(grads.w_in.weight).max()) > 0
     assert not bool((model.w_in.weight * ~model.w_in.conn.mask).any())
+
+
+def test_topographic_guide_example_runs():
+    text = (Path(__file__).parents[1] / "docs" / "topographic.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    namespace = {}
+    exec(compile(code, "docs/topographic.md", "exec"), namespace)
+    w, conn, stats = namespace["w"], namespace["conn"], namespace["stats"]
+    assert float(w.max()) <= 0.2 + 1e-6 and not bool((w * ~conn.mask).any())
+    assert int(stats.added) >= 0 and float(namespace["traces"].pre.sum()) > 0
