@@ -108,16 +108,8 @@ def stdp_update(
     _check(conn, weights, traces, pre_spikes, post_spikes)
     now = rule.decayed(traces)
     w = _depress_rows(rule, conn, weights, now.post, pre_spikes, event_capacity)
-    w = lax.cond(
-        jnp.any(post_spikes != 0),
-        _potentiate_all,
-        lambda *a: a[2],
-        rule,
-        conn,
-        w,
-        now.pre,
-        post_spikes,
-    )
+    any_post = jnp.any(post_spikes != 0)
+    w = lax.cond(any_post, _potentiate_all, _unchanged, rule, conn, w, now.pre, post_spikes)
     return w.astype(weights.dtype), _with_spikes(now, pre_spikes, post_spikes)
 
 
@@ -192,6 +184,11 @@ def _potentiate_all(rule, conn, weights, pre_trace, post_spikes):
     post_spiked = post_spikes.at[conn.indices].get(mode="fill", fill_value=0.0)
     w = weights + (rule.a_plus * rule.g_max) * pre_trace[:, None] * post_spiked
     return jnp.clip(w, 0.0, rule.g_max).astype(weights.dtype)
+
+
+def _unchanged(rule, conn, weights, pre_trace, post_spikes):
+    del rule, conn, pre_trace, post_spikes
+    return weights
 
 
 def _with_spikes(traces, pre_spikes, post_spikes):
