@@ -13,7 +13,7 @@ import numpy as np
 
 import spars
 from experiments import topographic_model as model
-from spars._grid import periodic
+from spars._grid import periodic, squared_distance
 
 
 def n_bins(p: model.MapParams) -> int:
@@ -33,7 +33,7 @@ def pairs_per_bin(p: model.MapParams, autapses: bool) -> np.ndarray:
 
 
 def _distance_bin(p, pre, post):
-    d = jnp.sqrt(spars._grid.squared_distance(pre, post, (p.side, p.side), (p.side, p.side)))
+    d = jnp.sqrt(squared_distance(pre, post, (p.side, p.side), (p.side, p.side)))
     return jnp.minimum(jnp.floor(d).astype(jnp.int32), n_bins(p) - 1)
 
 
