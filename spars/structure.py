@@ -130,10 +130,12 @@ def remove_listed(
     pre, slot = jnp.asarray(pre, jnp.int32), jnp.asarray(slot, jnp.int32)
     if pre.ndim != 1 or pre.shape != slot.shape:
         raise ValueError(f"pre and slot must be 1-D of equal shape, got {pre.shape}, {slot.shape}")
+    if conn.n_pre == 0 or conn.max_row == 0 or pre.shape[0] == 0:
+        return conn, variables, jnp.zeros((), jnp.int32)
     valid = jnp.ones(pre.shape, bool) if valid is None else jnp.asarray(valid, bool)
     row = jnp.where(valid & (pre >= 0) & (pre < conn.n_pre), pre, conn.n_pre)
     drop = jnp.zeros(conn.indices.shape, bool).at[row, slot].set(True, mode="drop")
-    rows = jnp.minimum(row, max(conn.n_pre - 1, 0))
+    rows = jnp.minimum(row, conn.n_pre - 1)
     slots = jnp.broadcast_to(
         jnp.arange(conn.max_row, dtype=jnp.int32), (pre.shape[0], conn.max_row)
     )

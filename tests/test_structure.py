@@ -194,3 +194,11 @@ def test_variables_of_other_shapes_pass_through_unchanged():
     np.testing.assert_array_equal(moved["w"], w)
     with pytest.raises(ValueError, match=r"keep has shape \(3, 3\), expected \(3, 2\)"):
         structure.remove(conn, np.ones((3, 3), bool), w)
+
+
+def test_remove_listed_on_empty_projections_and_lists():
+    for conn in (spars.empty(0, 3, 2), spars.empty(4, 3, 0), spars.empty(4, 3, 2)):
+        new, _, removed = structure.remove_listed(conn, [0, 1], [0, 1])
+        assert int(removed) == 0 and new.indices.shape == conn.indices.shape
+    new, _, removed = structure.remove_listed(spars.empty(4, 3, 2), [], [])
+    assert int(removed) == 0
