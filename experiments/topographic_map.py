@@ -80,8 +80,7 @@ def run_period(p: model.MapParams, state: model.MapState, n_blocks: int):
 
 def simulate(p: model.MapParams, state, n_periods: int, n_blocks: int):
     """Runs the periods with a progress bar; returns state, records and run wall time [s]."""
-    run_period.lower(p, state, n_blocks).compile()
-    jax.block_until_ready(run_period(p, state, 1))  # warm the buffers, not counted
+    run_period.lower(p, state, n_blocks).compile()  # fills jit's cache: periods time no compile
     records, wall = [_record(p, state, 0.0, None)], 0.0
     for k in tqdm(range(n_periods), desc=f"map s={p.scale}", unit="period"):
         start = time.perf_counter()

@@ -66,9 +66,13 @@ class MapParams:
     def n_candidates(self) -> int:
         return self.candidates_per_scale2 * self.scale**2
 
+    def kernel(self, which: str) -> tuple[float, float]:
+        """``(p_peak, sigma)`` of projection ``"ff"`` or ``"lat"``."""
+        return (self.p_ff, self.sigma_ff) if which == "ff" else (self.p_lat, self.sigma_lat)
+
     def expected_degree(self, which: str) -> float:
         """Mean in/out-degree of the initial Gaussian connectivity, 2 pi p sigma^2."""
-        p, sigma = (self.p_ff, self.sigma_ff) if which == "ff" else (self.p_lat, self.sigma_lat)
+        p, sigma = self.kernel(which)
         return 2 * math.pi * p * sigma**2
 
 
@@ -110,9 +114,9 @@ def init_state(key, p: MapParams) -> MapState:
     """Gaussian initial connectivity at weight ``g_max``, neurons at rest, bump at random."""
     k_ff, k_lat, k_bump, k_run = jax.random.split(key, 4)
     shape = (p.side, p.side)
-    ff = spars.gaussian_grid(k_ff, shape, shape, p.p_ff, p.sigma_ff, headroom=p.headroom)
+    ff = spars.gaussian_grid(k_ff, shape, shape, *p.kernel("ff"), headroom=p.headroom)
     lat = spars.gaussian_grid(
-        k_lat, shape, shape, p.p_lat, p.sigma_lat, headroom=p.headroom, autapses=False
+        k_lat, shape, shape, *p.kernel("lat"), headroom=p.headroom, autapses=False
     )
     return MapState(
         ff=_plastic(p, ff),
@@ -183,7 +187,7 @@ def rewire(p: MapParams, key, proj: Plastic, which: str):
     Returns:
         ``(proj, stats, events)`` as :func:`spars.rules.topographic` with events.
     """
-    p_form, sigma = (p.p_ff, p.sigma_ff) if which == "ff" else (p.p_lat, p.sigma_lat)
+    p_form, sigma = p.kernel(which)
     conn, weight, stats, events = rules.topographic(
         key,
         proj.conn,
@@ -227,5 +231,5 @@ def run_block(p: MapParams, state: MapState):
     ff, ff_stats, ff_events = rewire(p, k_ff, state.ff, "ff")
     lat, lat_stats, lat_events = rewire(p, k_lat, state.lat, "lat")
     state = state._replace(ff=ff, lat=lat, key=key)
-    total = jax.tree.map(lambda c: jnp.sum(c), counts)
+    total = jax.tree.map(jnp.sum, counts)
     return state, total, {"ff": (ff_stats, ff_events), "lat": (lat_stats, lat_events)}

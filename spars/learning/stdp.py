@@ -110,7 +110,7 @@ def stdp_update(
     w = _depress_rows(rule, conn, weights, now.post, pre_spikes, event_capacity)
     any_post = jnp.any(post_spikes != 0)
     w = lax.cond(any_post, _potentiate_all, _unchanged, rule, conn, w, now.pre, post_spikes)
-    return w.astype(weights.dtype), _with_spikes(now, pre_spikes, post_spikes)
+    return w, _with_spikes(now, pre_spikes, post_spikes)
 
 
 def stdp_update_columns(
