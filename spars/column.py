@@ -11,12 +11,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 from jaxtyping import Array, Int
 
 from .connectivity import Connectivity
-
-_INT32_MAX = 2**31 - 1
+from .kernels import columns as KC
+from .kernels._backend import dispatch, get_backend
 
 
 class ColumnView(eqx.Module):
@@ -67,46 +66,29 @@ def column_view(conn: Connectivity, max_col: int | None = None) -> ColumnView:
         The :class:`ColumnView`; synapses beyond ``max_col`` in a column are
         counted in ``overflow``, never written.
 
-    Cost: one sort of the ``n_pre * max_row`` slots (a single int32 key while
-    ``n_pre * (n_post + 1)`` fits in int32, a two-operand stable sort beyond),
-    and a ``[n_pre * max_row, max_row]`` compare to find each slot.
+    Cost on XLA: one sort of the ``n_pre * max_row`` slots (a single int32
+    key while ``n_pre * (n_post + 1)`` fits in int32, a two-operand stable
+    sort beyond), and a ``[n_pre * max_row, max_row]`` compare to find each
+    slot. On CUDA: a row-parallel scatter up to ``row_length`` and a
+    column-parallel rank sort (``spars.kernels.columns``).
     """
     if max_col is None:
         if isinstance(conn.indices, jax.core.Tracer):
             raise ValueError("column_view under jax.jit needs an explicit (static) max_col")
         max_col = int(np.max(np.asarray(in_degree(conn)), initial=0))
-    return _build(conn, max_col)
+    return _build(conn, max_col, get_backend())
 
 
-@partial(jax.jit, static_argnums=1)
-def _build(conn: Connectivity, max_col: int) -> ColumnView:
-    degree = in_degree(conn)
-    post, pre, slot = _sorted_by_column(conn)
-    starts = jnp.cumsum(degree) - degree
-    position = jnp.arange(post.shape[0], dtype=jnp.int32)
-    rank = position - starts.at[post].get(mode="fill", fill_value=0)
-    row = jnp.where(post < conn.n_post, post, conn.n_post)
-    shape = (conn.n_post, max_col)
-    return ColumnView(
-        pre=jnp.full(shape, conn.n_pre, jnp.int32).at[row, rank].set(pre, mode="drop"),
-        slot=jnp.full(shape, conn.max_row, jnp.int32).at[row, rank].set(slot, mode="drop"),
-        col_length=jnp.minimum(degree, max_col),
-        overflow=jnp.sum(jnp.maximum(degree - max_col, 0)),
-    )
-
-
-def _sorted_by_column(conn: Connectivity):
-    """Flat ``(post, pre, slot)`` of all slots sorted by post then pre; padding last."""
-    n_pre, max_row = conn.indices.shape
-    post = conn.indices.reshape(-1)
-    flat = jnp.arange(post.shape[0], dtype=jnp.int32)
-    if post.shape[0] == 0:
-        return post, flat, flat
-    if n_pre * (conn.n_post + 1) <= _INT32_MAX:
-        key = lax.sort(post * n_pre + flat // max(max_row, 1))
-        post, pre = key // max(n_pre, 1), key % max(n_pre, 1)
-        rows = conn.indices.at[pre].get(mode="fill", fill_value=-1)
-        slot = jnp.argmax(rows == post[:, None], axis=1).astype(jnp.int32)
-        return post, pre, slot
-    post, flat = lax.sort((post, flat), num_keys=1, is_stable=True)
-    return post, flat // max_row, flat % max_row
+@partial(jax.jit, static_argnums=(1, 2))
+def _build(conn: Connectivity, max_col: int, backend: str) -> ColumnView:
+    del backend  # part of the cache key: a change of backend traces anew
+    static = {"n_post": conn.n_post, "max_col": max_col}
+    if conn.indices.size == 0 or max_col == 0 or conn.n_post == 0:
+        parts = KC.build_reference(conn.row_length, conn.indices, **static)
+    else:
+        parts = dispatch(
+            partial(KC.build, **static),
+            partial(KC.build_reference, **static),
+            conn.row_length, conn.indices,
+        )
+    return ColumnView(*parts)

@@ -1,11 +1,11 @@
 """Event-driven spike propagation through padded rows, with custom gradients.
 
 ``propagate`` adds, for every non-zero presynaptic spike, its row of weights
-(scaled by the spike value) into the postsynaptic input. The XLA path lists
-the non-zero (batch, pre) events once and walks them in chunks of a static
-``event_capacity``: work grows with events x ``max_row``, never with
-``n_pre x n_post``, and no event is ever dropped (more events only mean more
-chunks).
+(scaled by the spike value) into the postsynaptic input. It lists the
+non-zero (batch, pre) events once; the XLA path walks them in chunks of a
+static ``event_capacity``, the CUDA kernels (``spars.kernels``) one row per
+event. Work grows with events x row length, never with ``n_pre x n_post``,
+and no event is ever dropped (more events only mean more chunks).
 """
 
 import math
@@ -16,8 +16,15 @@ import jax.numpy as jnp
 from jax import lax
 
 from ._custom_types import PostInput, Spikes, SynapseVar
-from ._prefix import nonzero_ids
+from .column import ColumnView
 from .connectivity import Connectivity
+from .kernels import propagation as K
+from .kernels._backend import dispatch
+from .kernels._events import default_event_capacity, event_list
+
+PULL_EVENTS_PER_ROW = 2.0
+"""On CUDA with a column view: pull once spikes per presynaptic neuron (summed
+over the batch) reach this; below it, push. See docs/kernels.md."""
 
 
 def propagate(
@@ -26,6 +33,7 @@ def propagate(
     spikes: Spikes,
     *,
     event_capacity: int | None = None,
+    columns: ColumnView | None = None,
 ) -> PostInput:
     """Postsynaptic input ``I[..., j] = sum_i spikes[..., i] W[i, j]``.
 
@@ -36,27 +44,32 @@ def propagate(
             any number of leading batch axes.
         event_capacity: events processed per chunk (a speed knob, not a
             limit); default about 3% of ``batch * n_pre``, at least 128.
+        columns: the current :class:`~spars.ColumnView` of ``conn``, if one
+            is at hand. On CUDA it lets the kernels pull (sum each column)
+            instead of push (scatter each spiking row) when many neurons
+            spike; elsewhere it is not used. It must be rebuilt after every
+            structural change.
 
     Returns:
         ``[..., n_post]`` input, in the weights' dtype.
 
     Differentiable w.r.t. ``weights`` (an event-driven row gather) and
     ``spikes`` (a row-wise dot) by ``jax.custom_vjp``; works under ``jit``,
-    ``vmap`` and ``lax.scan``.
+    ``vmap`` and ``lax.scan``. On CUDA the forward and backward passes run
+    as Pallas kernels (``spars.kernels``), elsewhere on XLA;
+    ``spars.kernels.backend("xla")`` forces the XLA path.
     """
     if event_capacity is not None and event_capacity < 1:
         raise ValueError(f"event_capacity must be >= 1, got {event_capacity}")
     weights, flat, batch = _flatten(conn, weights, spikes)
     if flat.size == 0 or conn.max_row == 0:
         return jnp.zeros((*batch, conn.n_post), weights.dtype)
+    _check_columns(conn, columns)
     event_capacity = event_capacity or default_event_capacity(flat.size)
-    out = _propagate(conn.n_post, event_capacity, conn.indices, weights, flat)
+    out = _propagate(
+        conn.n_post, event_capacity, conn.row_length, conn.indices, weights, flat, columns
+    )
     return out.reshape(*batch, conn.n_post)
-
-
-def default_event_capacity(n_events_max: int) -> int:
-    """Events per chunk: ~1/32 of all (batch, pre) pairs, at least 128."""
-    return max(1, min(n_events_max, max(128, math.ceil(n_events_max / 32))))
 
 
 def propagate_reference(conn: Connectivity, weights: SynapseVar, spikes: Spikes) -> PostInput:
@@ -82,64 +95,68 @@ def _flatten(conn: Connectivity, weights, spikes):
     return weights, spikes.reshape(math.prod(batch), conn.n_pre).astype(weights.dtype), batch
 
 
-def _event_list(flat, capacity: int):
-    """Flat ids of non-zero (batch, pre) events, padded to a multiple of capacity."""
-    size = math.ceil(flat.size / capacity) * capacity
-    return nonzero_ids(flat, size)
+
+def _check_columns(conn: Connectivity, columns: ColumnView | None):
+    if columns is not None and columns.pre.shape[0] != conn.n_post:
+        raise ValueError(
+            f"columns has {columns.pre.shape[0]} columns; the connectivity has "
+            f"n_post={conn.n_post}"
+        )
 
 
-def _chunk_loop(ids, count, capacity: int, n_pre: int, body, init):
-    """Runs ``body(batch, pre, valid, carry)`` over chunks of events."""
+def _pull_wins(count, n_pre: int):
+    """The measured push/pull rule: pull once events per presynaptic row reach the threshold."""
+    return count >= PULL_EVENTS_PER_ROW * n_pre
 
-    def step(state):
-        c, carry = state
-        ev = lax.dynamic_slice(ids, (c * capacity,), (capacity,))
-        valid = jnp.arange(capacity) + c * capacity < count
-        return c + 1, body(ev // n_pre, ev % n_pre, valid, carry)
 
-    n_chunks = (count + capacity - 1) // capacity
-    return lax.while_loop(lambda s: s[0] < n_chunks, step, (jnp.int32(0), init))[1]
+def _forward_kernels(ids, count, row_length, indices, weights, flat, *columns,
+                     n_post, capacity, interpret):
+    def push(_):
+        return K.push(ids, count, row_length, indices, weights, flat, n_post=n_post,
+                      capacity=capacity, interpret=interpret)
+
+    if not columns:
+        return push(None)
+
+    def pull(_):
+        return K.pull(*columns, weights, flat, interpret=interpret)
+
+    return lax.cond(_pull_wins(count, flat.shape[1]), pull, push, None)
+
+
+def _forward_xla(ids, count, row_length, indices, weights, flat, *columns, n_post, capacity):
+    del columns  # the event-driven scatter beats a full pull on XLA
+    return K.push_reference(ids, count, row_length, indices, weights, flat, n_post=n_post,
+                            capacity=capacity)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _propagate(n_post: int, capacity: int, indices, weights, flat):
-    return _forward(n_post, capacity, indices, weights, flat)[0]
+def _propagate(n_post: int, capacity: int, row_length, indices, weights, flat, columns):
+    return _propagate_fwd(n_post, capacity, row_length, indices, weights, flat, columns)[0]
 
 
-def _forward(n_post, capacity, indices, weights, flat):
-    n_batch, n_pre = flat.shape
-    ids, count = _event_list(flat, capacity)
-    width = n_post + 1  # one trash column per batch row absorbs padding slots
-
-    def body(b, i, valid, out):
-        b = jnp.where(valid, b, n_batch)  # invalid events land out of range
-        vals = weights[i] * flat[jnp.minimum(b, n_batch - 1), i][:, None]
-        return out.at[(b * width)[:, None] + indices[i]].add(vals, mode="drop")
-
-    out = jnp.zeros((n_batch * width,), weights.dtype)
-    out = _chunk_loop(ids, count, capacity, n_pre, body, out)
-    return out.reshape(n_batch, width)[:, :n_post], (ids, count)
-
-
-def _propagate_fwd(n_post, capacity, indices, weights, flat):
-    out, (ids, count) = _forward(n_post, capacity, indices, weights, flat)
-    return out, (indices, weights, flat, ids, count)
+def _propagate_fwd(n_post, capacity, row_length, indices, weights, flat, columns):
+    ids, count = event_list(flat, capacity)
+    static = {"n_post": n_post, "capacity": capacity}
+    cols = () if columns is None else (columns.pre, columns.slot, columns.col_length)
+    out = dispatch(
+        partial(_forward_kernels, **static),
+        partial(_forward_xla, **static),
+        ids, count, row_length, indices, weights, flat, *cols,
+    )
+    return out, (row_length, indices, weights, flat, ids, count)
 
 
 def _propagate_bwd(n_post, capacity, residuals, g):
-    indices, weights, flat, ids, count = residuals
-    n_batch, n_pre = flat.shape
-    g_ext = jnp.pad(g, ((0, 0), (0, 1)))  # padding slots read the zero column
-    d_flat = jnp.einsum("ik,bik->bi", weights, g_ext[:, indices])
-
-    def body(b, i, valid, dw):
-        row = jnp.where(valid, i, n_pre)  # invalid events are dropped
-        b = jnp.minimum(b, n_batch - 1)
-        vals = g_ext[b[:, None], indices[i]] * flat[b, i][:, None]
-        return dw.at[row].add(vals, mode="drop")
-
-    d_weights = _chunk_loop(ids, count, capacity, n_pre, body, jnp.zeros_like(weights))
-    return None, d_weights, d_flat.astype(flat.dtype)
+    row_length, indices, weights, flat, ids, count = residuals
+    g = g.astype(weights.dtype)
+    d_flat = dispatch(K.spike_grad, K.spike_grad_reference, row_length, indices, weights, g)
+    d_weights = dispatch(
+        partial(K.weight_grad, capacity=capacity),
+        partial(K.weight_grad_reference, capacity=capacity),
+        ids, count, row_length, indices, flat, g,
+    )
+    return None, None, d_weights, d_flat.astype(flat.dtype), None
 
 
 _propagate.defvjp(_propagate_fwd, _propagate_bwd)

@@ -10,6 +10,7 @@ on new synapses; other leaves (an optimizer's step count, dense weights of
 another layer) are returned unchanged.
 """
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -20,6 +21,8 @@ from jaxtyping import Array, Bool, Int
 from ._custom_types import SlotMask
 from ._rows import compact, rank_in_group, repeats
 from .connectivity import Connectivity
+from .kernels import structure as KS
+from .kernels._backend import dispatch
 
 
 class AddStats(NamedTuple):
@@ -95,11 +98,23 @@ def remove(conn: Connectivity, keep: SlotMask, variables=None):
     """
     if jnp.shape(keep) != conn.indices.shape:
         raise ValueError(f"keep has shape {jnp.shape(keep)}, expected {conn.indices.shape}")
-    keep = jnp.asarray(keep, bool) & conn.mask
-    slots = jnp.broadcast_to(jnp.arange(conn.max_row, dtype=jnp.int32), keep.shape)
-    row_length, source = compact(keep, conn.max_row, slots, fills=conn.max_row)
+    keep = jnp.asarray(keep, bool)
+    leaves, treedef = jax.tree.flatten(variables)
+    moving = [k for k, leaf in enumerate(leaves) if is_synaptic(leaf, conn.indices.shape)]
+    arrays = (conn.row_length, conn.indices, *(jnp.asarray(leaves[k]) for k in moving))
+    if conn.indices.size == 0:
+        row_length, indices, *moved = KS.compact_rows_reference(keep, *arrays, n_post=conn.n_post)
+    else:
+        row_length, indices, *moved = dispatch(
+            partial(KS.compact_rows, n_post=conn.n_post),
+            partial(KS.compact_rows_reference, n_post=conn.n_post),
+            keep, *arrays,
+        )
+    for k, leaf in zip(moving, moved, strict=True):
+        leaves[k] = leaf
     removed = (conn.n_synapses - jnp.sum(row_length)).astype(jnp.int32)
-    return (*_move_slots(conn, source, row_length, variables), removed)
+    new = Connectivity(indices, row_length, conn.n_post)
+    return new, jax.tree.unflatten(treedef, leaves), removed
 
 
 def remove_listed(
@@ -228,7 +243,7 @@ def add(
     *,
     valid: Bool[Array, "pre k"] | Int[Array, " pre"] | None = None,
 ):
-    """Appends per-row new targets at ``row_length`` (see :func:`add_pairs`).
+    """Appends per-row new targets at ``row_length``, by the rules of :func:`add_pairs`.
 
     Args:
         conn: the connectivity.
@@ -242,6 +257,9 @@ def add(
     Returns:
         ``(conn, variables, AddStats)``; within a row, candidates are taken
         left to right.
+
+    Row-parallel and sort-free (``spars.kernels.structure.append_rows``; on
+    CUDA one program per row that reads the row only up to ``row_length``).
     """
     targets = jnp.asarray(targets, jnp.int32)
     if targets.ndim != 2 or targets.shape[0] != conn.n_pre:
@@ -249,21 +267,28 @@ def add(
     n_pre, k = targets.shape
     if valid is not None and jnp.ndim(valid) == 1:
         valid = jnp.arange(k)[None, :] < jnp.asarray(valid)[:, None]
-    mask = None if valid is None else jnp.broadcast_to(jnp.asarray(valid, bool), targets.shape)
-    pre = jnp.repeat(jnp.arange(n_pre, dtype=jnp.int32), k)
-
-    def flatten(leaf):
-        return jnp.broadcast_to(jnp.asarray(leaf), targets.shape).reshape(-1)
-
-    flat_values = None if new_values is None else jax.tree.map(flatten, new_values)
-    return add_pairs(
-        conn,
-        pre,
-        targets.reshape(-1),
-        variables,
-        flat_values,
-        valid=None if mask is None else mask.reshape(-1),
-    )
+    asked = jnp.ones(targets.shape, bool) if valid is None else valid
+    asked = jnp.broadcast_to(jnp.asarray(asked, bool), targets.shape)
+    leaves, treedef = jax.tree.flatten(variables)
+    new_leaves = [0] * len(leaves) if new_values is None else jax.tree.leaves(new_values)
+    moving = [j for j, leaf in enumerate(leaves) if is_synaptic(leaf, conn.indices.shape)]
+    pairs = []
+    for j in moving:
+        leaf = jnp.asarray(leaves[j])
+        pairs += [leaf, jnp.broadcast_to(jnp.asarray(new_leaves[j], leaf.dtype), targets.shape)]
+    static = {"n_post": conn.n_post}
+    args = (targets, asked, conn.row_length, conn.indices, *pairs)
+    if conn.indices.size == 0 or k == 0:
+        out = KS.append_rows_reference(*args, **static)
+    else:
+        out = dispatch(
+            partial(KS.append_rows, **static), partial(KS.append_rows_reference, **static), *args
+        )
+    row_length, indices, *moved = out[:-3]
+    for j, leaf in zip(moving, moved, strict=True):
+        leaves[j] = leaf
+    new_vars = None if variables is None else jax.tree.unflatten(treedef, leaves)
+    return Connectivity(indices, row_length, conn.n_post), new_vars, AddStats(*out[-3:])
 
 
 def trim(conn: Connectivity, variables=None, max_row: int | None = None):

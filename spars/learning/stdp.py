@@ -30,7 +30,9 @@ from jaxtyping import Array, Float
 from .._custom_types import SynapseVar
 from ..column import ColumnView
 from ..connectivity import Connectivity
-from ..propagation import _chunk_loop, _event_list, default_event_capacity
+from ..kernels._events import chunk_loop as _chunk_loop
+from ..kernels._events import default_event_capacity
+from ..kernels._events import event_list as _event_list
 
 
 class STDPTraces(NamedTuple):
