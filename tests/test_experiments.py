@@ -80,3 +80,22 @@ def test_classifier_benchmark_times_every_connectivity(tmp_path):
     assert rows[0]["synapses"] == 40 * 32 + 32 * 32 > rows[1]["synapses"] > 0
     assert 0 < rows[2]["rewire_share"] < 1
     assert json.loads((tmp_path / "classifier_step.json").read_text())["rows"] == rows
+
+
+def test_kernel_benchmark_writes_json_and_figure(tmp_path, monkeypatch):
+    from experiments import kernel_benchmark as kb
+
+    monkeypatch.setattr(kb, "QUICK_SIZES", (300,))
+    monkeypatch.setattr(kb, "PROBABILITIES", (0.05,))
+    monkeypatch.setattr(kb, "RATES", (0.05,))
+    monkeypatch.setattr(kb, "BATCHES", (2,))
+    result = kb.main(["--quick", "--reps", "1", "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "kernels.json").read_text())
+    row = saved["rows"][0]
+    assert row["case"]["n"] == 300 and row["case"]["synapses"] > 0
+    for method in ("spars", "spars-pull", "spars-xla", "bcoo", "dense"):
+        assert row[method]["forward_ms"] > 0 and row[method]["forward_backward_ms"] > 0
+    assert row["bandwidth"]["GB_per_s"] > 0 and saved["meta"]["jax"]
+    assert set(result["structure"]["ms"]) == {"propagate_1pct", "remove", "add", "column_view"}
+    assert (tmp_path / "kernels.png").stat().st_size > 0
+    assert kb.spars.propagation.PULL_EVENTS_PER_ROW == 2.0  # restored after forcing pull

@@ -275,6 +275,25 @@ def test_append_kernel_equals_twin(case):
         assert int(stats.added) > 0
 
 
+def test_structure_kernels_under_vmap_over_networks():
+    built = [spars.fixed_probability(jax.random.key(k), 30, 20, p=0.3, max_row=15) for k in (0, 1)]
+    conns = jax.tree.map(lambda *a: jnp.stack(a), *built)
+    w = jax.vmap(lambda c: jnp.where(c.mask, 1.0, 0.0))(conns)
+    keep = jax.random.uniform(jax.random.key(3), w.shape) < 0.6
+    targets = jax.random.randint(jax.random.key(4), (2, 30, 3), 0, 20)
+
+    def rewire(conn, w, keep, targets):
+        conn, w, _ = spars.structure.remove(conn, keep, w)
+        conn, w, stats = spars.structure.add(conn, targets, w, 0.5)
+        return conn, w, stats, spars.column_view(conn, max_col=30)
+
+    expected = jax.vmap(rewire)(conns, w, keep, targets)
+    with kernels.backend("interpret"):
+        got = jax.jit(jax.vmap(rewire))(conns, w, keep, targets)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_append_kernel_lowers_for_cuda():
     conn, w, _ = make_projection("mixed")
     targets = jnp.zeros((conn.n_pre, 3), jnp.int32)

@@ -16,6 +16,8 @@ from jax.experimental.pallas import triton as plt
 from .._rows import compact
 from . import _pallas as P
 
+MAX_APPEND_CANDIDATES = 64  # per row; the kernel compares candidates pairwise in registers
+
 
 def compact_rows_reference(keep, row_length, indices, *variables, n_post: int):
     """XLA twin of :func:`compact_rows`: a per-row prefix sum and one gather per array."""
@@ -132,8 +134,11 @@ def append_rows(targets, asked, row_length, indices, *pairs, n_post: int,
     Returns:
         ``(row_length, indices, *variables, added, rejected, overflow)``, the
         last three int32 scalars. One program per row; it reads the row only
-        up to ``row_length`` and writes only the new slots.
+        up to ``row_length`` and writes only the new slots. With more than
+        :data:`MAX_APPEND_CANDIDATES` candidates per row the twin runs instead.
     """
+    if targets.shape[1] > MAX_APPEND_CANDIDATES:
+        return append_rows_reference(targets, asked, row_length, indices, *pairs, n_post=n_post)
     n_pre, max_row = indices.shape
     k = targets.shape[1]
     variables, values = pairs[0::2], pairs[1::2]
