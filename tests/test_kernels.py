@@ -99,8 +99,11 @@ def test_propagation_kernels_equal_twins_and_dense(case, pattern, batch):
             np.testing.assert_allclose(out, expected[name], rtol=1e-5, atol=1e-5, err_msg=name)
 
 
-@pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("p_keep", [0.0, 0.6, 1.0])
+@pytest.mark.parametrize(
+    "case, p_keep",
+    [("mixed", 0.6), ("empty rows", 0.0), ("full rows", 1.0), ("full rows", 0.6),
+     ("long rows", 0.6)],
+)
 def test_compaction_kernel_equals_twin_and_rows(case, p_keep):
     conn, w, _ = make_projection(case)
     keep = np.random.default_rng(3).random(conn.indices.shape) < p_keep

@@ -5,7 +5,8 @@ both into the program with :func:`jax.lax.platform_dependent`, so the
 compiled program takes the Pallas kernel on CUDA and the XLA twin on every
 other platform. ``"xla"`` forces the reference twins everywhere and
 ``"interpret"`` runs the Pallas kernels in interpret mode on any platform
-(slow; for tests and debugging). The environment variable ``SPARS_KERNELS``
+(slow; for tests and debugging). A JAX without Pallas's Triton lowering
+gets the twins everywhere. The environment variable ``SPARS_KERNELS``
 sets the starting value.
 
 Functions already traced under ``jax.jit`` keep the path they were traced
@@ -18,6 +19,8 @@ import os
 from collections.abc import Callable, Iterator
 
 from jax import lax
+
+from ._pallas import AVAILABLE
 
 BACKENDS = ("auto", "xla", "interpret")
 _state = {"backend": os.environ.get("SPARS_KERNELS", "auto")}
@@ -53,7 +56,7 @@ def backend(name: str) -> Iterator[None]:
 def dispatch(pallas: Callable, xla: Callable, *args):
     """``pallas(*args, interpret=...)`` on CUDA, ``xla(*args)`` elsewhere, per the backend."""
     mode = get_backend()
-    if mode == "xla":
+    if mode == "xla" or (mode == "auto" and not AVAILABLE):
         return xla(*args)
     if mode == "interpret":
         return pallas(*args, interpret=True)

@@ -11,7 +11,13 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 from jax.experimental import pallas as pl
-from jax.experimental.pallas import triton as plt
+
+try:
+    from jax.experimental.pallas import triton as plt
+except ImportError:  # a JAX without the Triton lowering: the XLA twins run everywhere
+    plt = None
+
+AVAILABLE = plt is not None
 
 MAX_BATCH_BLOCK = 32  # batch rows per program; larger batches add a grid axis
 MAX_SLOT_BLOCK = 128  # row slots per loop step
@@ -105,6 +111,12 @@ def atomic_add(ref, idx: tuple, value, mask, *, interpret: bool):
     current = ref[...]
     ref[...] = current.at[(*lead, last)].add(value, mode="drop")
     return current.at[(*lead, last)].get(mode="fill", fill_value=0)
+
+
+def barrier(*, interpret: bool) -> None:
+    """Waits until every thread of the program got here (a no-op in interpret mode)."""
+    if not interpret:
+        plt.debug_barrier()
 
 
 def zeros(shape, dtype) -> jax.Array:

@@ -11,7 +11,6 @@ every real slot whose ``keep`` is False, kept synapses in their order.
 import jax
 import jax.numpy as jnp
 from jax.experimental import pallas as pl
-from jax.experimental.pallas import triton as plt
 
 from .._rows import compact
 from . import _pallas as P
@@ -58,8 +57,7 @@ def compact_rows(keep, row_length, indices, *variables, n_post: int, interpret: 
             step = k.astype(jnp.int32)
             dest = kept + jnp.cumsum(step) - step
             values = [P.load(a, (i, slots), live) for a in arrays]
-            if not interpret:
-                plt.debug_barrier()  # every lane has read before any lane writes
+            P.barrier(interpret=interpret)  # every lane has read before any lane writes
             for a, v in zip(arrays, values, strict=True):
                 P.scatter(a, (i, dest), v, k, interpret=interpret)
             return kept + jnp.sum(step)
