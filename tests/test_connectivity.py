@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import spars
@@ -16,7 +16,6 @@ def _rows(conn):
     return {i: list(idx[i, : length[i]]) for i in range(conn.n_pre)}
 
 
-@settings(max_examples=20)  # eager: each example runs op by op
 @given(sparse_dense(), st.sampled_from([1.0, 1.5, 3.0]))
 def test_from_dense_round_trip_and_invariants(w, headroom):
     conn, values = spars.from_dense(w, headroom=headroom)
@@ -29,7 +28,6 @@ def test_from_dense_round_trip_and_invariants(w, headroom):
         assert row == list(np.flatnonzero(w[i]))
 
 
-@settings(max_examples=20)
 @given(sparse_dense())
 def test_coo_round_trip(w):
     conn, values = spars.from_dense(w, headroom=1.2)

@@ -55,7 +55,6 @@ def make_spikes(pattern: str, batch: int, n_pre: int, seed: int = 1):
 
 PROPAGATION = [
     ("mixed", "random", 1),
-    ("mixed", "all", 5),
     ("empty rows", "random", 40),  # more than one batch block
     ("empty rows", "none", 3),
     ("full rows", "all", 1),
