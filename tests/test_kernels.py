@@ -301,3 +301,12 @@ def test_append_kernel_lowers_for_cuda():
     targets = jnp.zeros((conn.n_pre, 3), jnp.int32)
     text = _lowers_for_cuda(lambda t: spars.structure.add(conn, t, w)[:2], targets)
     assert "triton" in text
+
+
+@pytest.mark.parametrize("case", ["long rows", "empty rows"])
+def test_spike_grad_twin_by_row_blocks_equals_dense(case, monkeypatch):
+    monkeypatch.setattr(KP, "ONE_SHOT_GATHER", 0)  # force the blocked path
+    conn, w, dense = make_projection(case)
+    g = np.random.default_rng(5).normal(size=(3, conn.n_post)).astype(np.float32)
+    got = KP.spike_grad_reference(conn.row_length, conn.indices, w, jnp.asarray(g))
+    np.testing.assert_allclose(got, g @ dense.T, rtol=1e-5, atol=1e-5)

@@ -21,6 +21,7 @@ column up to its ``col_length``): headroom costs no memory traffic.
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 from jax.experimental import pallas as pl
 
 from .._prefix import nonzero_ids
@@ -179,11 +180,28 @@ def weight_grad(ids, count, row_length, indices, flat, g, *, capacity: int,
                   warps=P.num_warps(block))
 
 
+ONE_SHOT_GATHER = 2**22  # gathered elements above which the spike gradient goes by row blocks
+
+
 def spike_grad_reference(row_length, indices, weights, g):
-    """XLA twin of :func:`spike_grad`: a gather of every row and an einsum."""
+    """XLA twin of :func:`spike_grad`: a gather of every row and an einsum.
+
+    A large gather (``B * n_pre * max_row`` over :data:`ONE_SHOT_GATHER`)
+    runs over blocks of rows (about 64 kB gathered each) so that it stays in
+    cache: 4-5x faster on a CPU for batch 32 at p = 0.1.
+    """
     del row_length
-    g_ext = jnp.pad(g, ((0, 0), (0, 1)))  # padding slots read the zero column
-    return jnp.einsum("ik,bik->bi", weights, g_ext[:, indices])
+    n_pre, max_row = indices.shape
+    g_t = jnp.pad(g, ((0, 0), (0, 1))).T  # [n_post + 1, B]; padding reads the zero row
+    if g.shape[0] * indices.size <= ONE_SHOT_GATHER:
+        return jnp.einsum("ik,ikb->bi", weights, g_t[indices])
+    rows = P.pow2(16384 // (max_row * g.shape[0]) + 1, 8, 1024) // 2
+    pad = -n_pre % rows
+    idx = jnp.pad(indices, ((0, pad), (0, 0)), constant_values=g.shape[1])
+    w = jnp.pad(weights, ((0, pad), (0, 0)))
+    blocks = (idx.reshape(-1, rows, max_row), w.reshape(-1, rows, max_row))
+    out = lax.map(lambda iw: jnp.einsum("ik,ikb->ib", iw[1], g_t[iw[0]]), blocks)
+    return out.reshape(-1, g.shape[0])[:n_pre].T
 
 
 def spike_grad(row_length, indices, weights, g, *, interpret: bool = False):
