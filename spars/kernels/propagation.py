@@ -6,7 +6,10 @@ Shapes: ``flat [B, n_pre]`` presynaptic spikes (graded values allowed),
 ``(ids, count)`` hold flat ``b * n_pre + i`` ids of non-zero spikes.
 
 Every Pallas kernel loops over a row only up to its ``row_length`` (or a
-column up to its ``col_length``): headroom costs no memory traffic.
+column up to its ``col_length``): headroom costs no memory traffic. Kernels
+that gather per-neuron values for a block of batch rows (spikes in ``pull``,
+``g`` in the backward kernels) read them transposed, ``[n, B]``, so that one
+gathered neuron is one contiguous run of batch rows.
 
 - :func:`push`: one program per event (strided over a fixed grid); each adds
   its row into the output with atomics. Work: events x row length.
@@ -108,17 +111,18 @@ def pull(pre, slot, col_length, weights, flat, *, interpret: bool = False):
             i = P.load(pre_ref, (j, entries), live)
             w = P.load(w_ref, i * max_row + P.load(slot_ref, (j, entries), live), live, 0.0)
             both = (b[:, None] < n_batch) & live[None, :]
-            s = P.load(s_ref, b[:, None] * n_pre + i[None, :], both, 0.0)
+            s = P.load(s_ref, i[None, :] * n_batch + b[:, None], both, 0.0)
             return acc + jnp.sum(s * w[None, :], axis=1)
 
         acc = P.loop(P.blocks(length, block), chunk, jnp.zeros((bb,), jnp.float32))
-        P.store(out_ref, b * n_post + j, acc, b < n_batch)
+        P.store(out_ref, j * n_batch + b, acc, b < n_batch)
 
-    out = jax.ShapeDtypeStruct((n_batch * n_post,), weights.dtype)
+    out = jax.ShapeDtypeStruct((n_post * n_batch,), weights.dtype)
     grid = (n_post, P.blocks(n_batch, bb))
-    args = (pre, slot, col_length, weights.reshape(-1), flat.reshape(-1))
+    # spikes as [n_pre, B]: one gathered presynaptic neuron is one contiguous run of batch rows
+    args = (pre, slot, col_length, weights.reshape(-1), flat.T.reshape(-1))
     out = P.call(kernel, out, grid, *args, interpret=interpret, warps=P.num_warps(block))
-    return out.reshape(n_batch, n_post)
+    return out.reshape(n_post, n_batch).T
 
 
 def weight_grad_reference(ids, count, row_length, indices, flat, g, *, capacity: int):
@@ -141,7 +145,6 @@ def weight_grad(ids, count, row_length, indices, flat, g, *, capacity: int,
     """Pallas weight gradient: one program per active row, all batch rows per program."""
     del ids, count, capacity
     n_batch, n_pre = flat.shape
-    n_post = g.shape[1]
     block, bb = P.slot_block(indices.shape[1]), P.batch_block(n_batch)
     rows, n_rows = nonzero_ids(jnp.any(flat != 0, axis=0), n_pre)
     n_prog = min(PUSH_PROGRAMS, P.pow2(n_pre))
@@ -160,9 +163,9 @@ def weight_grad(ids, count, row_length, indices, flat, g, *, capacity: int,
 
                 def batch(k, acc):
                     b = P.lanes(k * bb, bb)
-                    s = P.load(s_ref, b * n_pre + i, b < n_batch, 0.0)
+                    s = P.load(s_ref, i * n_batch + b, b < n_batch, 0.0)
                     both = (b[:, None] < n_batch) & live[None, :]
-                    gb = P.load(g_ref, b[:, None] * n_post + target[None, :], both, 0.0)
+                    gb = P.load(g_ref, target[None, :] * n_batch + b[:, None], both, 0.0)
                     return acc + jnp.sum(s[:, None] * gb, axis=0)
 
                 acc = P.loop(P.blocks(n_batch, bb), batch, jnp.zeros((block,), jnp.float32))
@@ -174,7 +177,7 @@ def weight_grad(ids, count, row_length, indices, flat, g, *, capacity: int,
         P.loop(P.blocks(jnp.maximum(n_ref[0] - pid, 0), n_prog), row)
 
     out = jax.ShapeDtypeStruct(indices.shape, g.dtype)
-    args = (rows, n_rows.reshape(1), row_length, indices, flat.reshape(-1), g.reshape(-1))
+    args = (rows, n_rows.reshape(1), row_length, indices, flat.T.reshape(-1), g.T.reshape(-1))
     zero = P.zeros(out.shape, out.dtype)
     return P.call(kernel, out, (n_prog,), *args, zero, aliases={6: 0}, interpret=interpret,
                   warps=P.num_warps(block))
@@ -207,7 +210,7 @@ def spike_grad_reference(row_length, indices, weights, g):
 def spike_grad(row_length, indices, weights, g, *, interpret: bool = False):
     """Pallas spike gradient: one program per row and batch block, a dot up to ``row_length``."""
     n_pre, max_row = indices.shape
-    n_batch, n_post = g.shape
+    n_batch = g.shape[0]
     block, bb = P.slot_block(max_row), P.batch_block(n_batch)
 
     def kernel(len_ref, idx_ref, w_ref, g_ref, ds_ref):
@@ -220,14 +223,14 @@ def spike_grad(row_length, indices, weights, g, *, interpret: bool = False):
             target = P.load(idx_ref, (i, slots), live)
             w = P.load(w_ref, (i, slots), live, 0.0)
             both = (b[:, None] < n_batch) & live[None, :]
-            gb = P.load(g_ref, b[:, None] * n_post + target[None, :], both, 0.0)
+            gb = P.load(g_ref, target[None, :] * n_batch + b[:, None], both, 0.0)
             return acc + jnp.sum(gb * w[None, :], axis=1)
 
         acc = P.loop(P.blocks(length, block), chunk, jnp.zeros((bb,), jnp.float32))
-        P.store(ds_ref, b * n_pre + i, acc, b < n_batch)
+        P.store(ds_ref, i * n_batch + b, acc, b < n_batch)
 
-    out = jax.ShapeDtypeStruct((n_batch * n_pre,), weights.dtype)
+    out = jax.ShapeDtypeStruct((n_pre * n_batch,), weights.dtype)
     grid = (n_pre, P.blocks(n_batch, bb))
-    args = (row_length, indices, weights, g.reshape(-1))
+    args = (row_length, indices, weights, g.T.reshape(-1))  # [n_post, B]: coalesced gathers
     out = P.call(kernel, out, grid, *args, interpret=interpret, warps=P.num_warps(block))
-    return out.reshape(n_batch, n_pre)
+    return out.reshape(n_pre, n_batch).T
