@@ -1,6 +1,10 @@
 import re
 from pathlib import Path
 
+import jax.numpy as jnp
+
+import spars
+
 
 def test_readme_usage_example_runs():
     text = (Path(__file__).parents[1] / "README.md").read_text()
@@ -37,3 +41,12 @@ def test_topographic_guide_example_runs():
     w, conn, stats = namespace["w"], namespace["conn"], namespace["stats"]
     assert float(w.max()) <= 0.2 + 1e-6 and not bool((w * ~conn.mask).any())
     assert int(stats.added) >= 0 and float(namespace["traces"].pre.sum()) > 0
+
+
+def test_kernels_guide_example_runs():
+    text = (Path(__file__).parents[1] / "docs" / "kernels.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    namespace = {}
+    exec(compile(code, "docs/kernels.md", "exec"), namespace)
+    expected = namespace["s"] @ spars.to_dense(namespace["conn"], namespace["w"])
+    assert jnp.allclose(namespace["fast"], expected, atol=1e-5)
