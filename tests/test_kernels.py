@@ -13,6 +13,9 @@ from spars.kernels import structure as KS
 from spars.kernels._events import event_list
 
 CAPACITY = 16
+# Interpret mode everywhere; on a GPU also the compiled kernels against the same twins.
+INTERPRET = [True] + ([False] if jax.default_backend() == "gpu" else [])
+MODES = ["interpret" if i else "auto" for i in INTERPRET]  # backends that run the kernels
 
 # (n_pre, n_post, max_row, row-length rule); max_row 150 spans two slot blocks.
 CASES = {
@@ -62,8 +65,9 @@ PROPAGATION = [
 ]
 
 
+@pytest.mark.parametrize("interpret", INTERPRET)
 @pytest.mark.parametrize("case, pattern, batch", PROPAGATION)
-def test_propagation_kernels_equal_twins_and_dense(case, pattern, batch):
+def test_propagation_kernels_equal_twins_and_dense(case, pattern, batch, interpret):
     conn, w, dense = make_projection(case)
     s = make_spikes(pattern, batch, conn.n_pre)
     g = np.random.default_rng(2).normal(size=(batch, conn.n_post)).astype(np.float32)
@@ -80,17 +84,17 @@ def test_propagation_kernels_equal_twins_and_dense(case, pattern, batch):
     results = {
         "forward": [
             KP.push_reference(*ev, w, flat, n_post=conn.n_post, capacity=CAPACITY),
-            KP.push(*ev, w, flat, n_post=conn.n_post, capacity=CAPACITY, interpret=True),
+            KP.push(*ev, w, flat, n_post=conn.n_post, capacity=CAPACITY, interpret=interpret),
             KP.pull_reference(cols.pre, cols.slot, cols.col_length, w, flat),
-            KP.pull(cols.pre, cols.slot, cols.col_length, w, flat, interpret=True),
+            KP.pull(cols.pre, cols.slot, cols.col_length, w, flat, interpret=interpret),
         ],
         "weight grad": [
             KP.weight_grad_reference(*ev, flat, g_j, capacity=CAPACITY),
-            KP.weight_grad(*ev, flat, g_j, capacity=CAPACITY, interpret=True),
+            KP.weight_grad(*ev, flat, g_j, capacity=CAPACITY, interpret=interpret),
         ],
         "spike grad": [
             KP.spike_grad_reference(conn.row_length, conn.indices, w, g_j),
-            KP.spike_grad(conn.row_length, conn.indices, w, g_j, interpret=True),
+            KP.spike_grad(conn.row_length, conn.indices, w, g_j, interpret=interpret),
         ],
     }
     for name, outs in results.items():
@@ -103,13 +107,14 @@ def test_propagation_kernels_equal_twins_and_dense(case, pattern, batch):
     [("mixed", 0.6), ("empty rows", 0.0), ("full rows", 1.0), ("full rows", 0.6),
      ("long rows", 0.6)],
 )
-def test_compaction_kernel_equals_twin_and_rows(case, p_keep):
+@pytest.mark.parametrize("interpret", INTERPRET)
+def test_compaction_kernel_equals_twin_and_rows(case, p_keep, interpret):
     conn, w, _ = make_projection(case)
     keep = np.random.default_rng(3).random(conn.indices.shape) < p_keep
     tag = jnp.arange(w.size, dtype=jnp.int32).reshape(w.shape) * conn.mask  # an int variable
     args = (jnp.asarray(keep), conn.row_length, conn.indices, w, tag)
     twin = KS.compact_rows_reference(*args, n_post=conn.n_post)
-    kernel = KS.compact_rows(*args, n_post=conn.n_post, interpret=True)
+    kernel = KS.compact_rows(*args, n_post=conn.n_post, interpret=interpret)
     for a, b in zip(twin, kernel, strict=True):
         np.testing.assert_array_equal(a, b)
     idx, length = np.asarray(conn.indices), np.asarray(conn.row_length)
@@ -123,14 +128,15 @@ def test_compaction_kernel_equals_twin_and_rows(case, p_keep):
         assert np.all(twin[1][i, n:] == conn.n_post) and np.all(twin[2][i, n:] == 0)
 
 
+@pytest.mark.parametrize("interpret", INTERPRET)
 @pytest.mark.parametrize("case", list(CASES))
-def test_column_build_kernel_equals_twin(case):
+def test_column_build_kernel_equals_twin(case, interpret):
     conn, _, dense = make_projection(case)
     degree = (dense != 0).sum(0)
     max_col = int(degree.max()) + 3  # headroom: padding must be filled too
     static = {"n_post": conn.n_post, "max_col": max_col}
     twin = KC.build_reference(conn.row_length, conn.indices, **static)
-    kernel = KC.build(conn.row_length, conn.indices, **static, interpret=True)
+    kernel = KC.build(conn.row_length, conn.indices, **static, interpret=interpret)
     for a, b in zip(twin, kernel, strict=True):
         np.testing.assert_array_equal(a, b)
     pre, slot, length = (np.asarray(a) for a in twin[:3])
@@ -139,13 +145,15 @@ def test_column_build_kernel_equals_twin(case):
         assert np.all(np.asarray(conn.indices)[pre[j, : length[j]], slot[j, : length[j]]] == j)
 
 
-def test_column_build_kernel_overflow_counts_and_keeps_real_synapses():
+@pytest.mark.parametrize("interpret", INTERPRET)
+def test_column_build_kernel_overflow_counts_and_keeps_real_synapses(interpret):
     conn, _, dense = make_projection("mixed")
     degree = (dense != 0).sum(0)
     max_col = int(degree.max()) - 1
     static = {"n_post": conn.n_post, "max_col": max_col}
     twin = KC.build_reference(conn.row_length, conn.indices, **static)
-    pre, slot, length, overflow = KC.build(conn.row_length, conn.indices, **static, interpret=True)
+    built = KC.build(conn.row_length, conn.indices, **static, interpret=interpret)
+    pre, slot, length, overflow = built
     np.testing.assert_array_equal(length, twin[2])
     assert int(overflow) == int(twin[3]) == int(np.maximum(degree - max_col, 0).sum())
     for j in range(conn.n_post):
@@ -196,8 +204,9 @@ def test_public_functions_take_the_kernels_on_cuda_and_xla_on_cpu():
         assert "triton" not in _lowers_for_cuda(lambda w, s: step(w, s), w, s)
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("with_columns", [False, True])
-def test_gradients_through_the_kernels_equal_the_reference(with_columns):
+def test_gradients_through_the_kernels_equal_the_reference(with_columns, mode):
     conn, w, _ = make_projection("empty rows")
     s = jnp.asarray(make_spikes("random", 3, conn.n_pre))
     cols = spars.column_view(conn) if with_columns else None
@@ -207,7 +216,7 @@ def test_gradients_through_the_kernels_equal_the_reference(with_columns):
 
     fast = loss(lambda c, w, s: spars.propagate(c, w, s, columns=cols))
     expected = jax.grad(loss(spars.propagate_reference), (0, 1))(w, s)
-    with kernels.backend("interpret"):
+    with kernels.backend(mode):
         got = jax.jit(jax.grad(fast, (0, 1)))(w, s)
         batched = jax.vmap(lambda w: spars.propagate(conn, w, s, columns=cols))(jnp.stack([w, -w]))
     for a, b in zip(got, expected, strict=True):
@@ -215,16 +224,18 @@ def test_gradients_through_the_kernels_equal_the_reference(with_columns):
     np.testing.assert_allclose(batched[1], -spars.propagate_reference(conn, w, s), atol=1e-5)
 
 
-def test_structure_and_columns_through_the_kernels_equal_the_reference():
+@pytest.mark.parametrize("mode", MODES)
+def test_structure_and_columns_through_the_kernels_equal_the_reference(mode):
     conn, w, _ = make_projection("long rows")
     keep = jnp.abs(w) > 0.7
-    expected = spars.structure.remove(conn, keep, {"w": w, "step": 3})
-    with kernels.backend("interpret"):
+    with kernels.backend("xla"):
+        expected = spars.structure.remove(conn, keep, {"w": w, "step": 3})
+        twin = spars.column_view(expected[0])
+    with kernels.backend(mode):
         got = spars.structure.remove(conn, keep, {"w": w, "step": 3})
         cols = spars.column_view(got[0])
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected), strict=True):
         np.testing.assert_array_equal(a, b)
-    twin = spars.column_view(expected[0])
     for a, b in zip(jax.tree.leaves(cols), jax.tree.leaves(twin), strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -245,8 +256,9 @@ def test_propagate_checks_the_column_view():
         spars.propagate(conn, w, jnp.ones(conn.n_pre), columns=spars.column_view(other))
 
 
+@pytest.mark.parametrize("interpret", INTERPRET)
 @pytest.mark.parametrize("case", ["mixed", "full rows", "long rows"])
-def test_append_kernel_equals_twin(case):
+def test_append_kernel_equals_twin(case, interpret):
     conn, w, _ = make_projection(case)
     rng = np.random.default_rng(4)
     k = 6
@@ -263,8 +275,9 @@ def test_append_kernel_equals_twin(case):
         (new[0].reshape(-1), 7),
     )
     expected = spars.structure.add_pairs(*as_pairs, valid=asked.reshape(-1))
-    twin = spars.structure.add(*args, valid=asked)
-    with kernels.backend("interpret"):
+    with kernels.backend("xla"):
+        twin = spars.structure.add(*args, valid=asked)
+    with kernels.backend("interpret" if interpret else "auto"):
         got = spars.structure.add(*args, valid=asked)
     for a, b, c in zip(*map(jax.tree.leaves, (got, twin, expected)), strict=True):
         np.testing.assert_array_equal(a, c)
@@ -277,7 +290,8 @@ def test_append_kernel_equals_twin(case):
         assert int(stats.added) > 0
 
 
-def test_structure_kernels_under_vmap_over_networks():
+@pytest.mark.parametrize("mode", MODES)
+def test_structure_kernels_under_vmap_over_networks(mode):
     built = [spars.fixed_probability(jax.random.key(k), 30, 20, p=0.3, max_row=15) for k in (0, 1)]
     conns = jax.tree.map(lambda *a: jnp.stack(a), *built)
     w = jax.vmap(lambda c: jnp.where(c.mask, 1.0, 0.0))(conns)
@@ -289,8 +303,9 @@ def test_structure_kernels_under_vmap_over_networks():
         conn, w, stats = spars.structure.add(conn, targets, w, 0.5)
         return conn, w, stats, spars.column_view(conn, max_col=30)
 
-    expected = jax.vmap(rewire)(conns, w, keep, targets)
-    with kernels.backend("interpret"):
+    with kernels.backend("xla"):
+        expected = jax.vmap(rewire)(conns, w, keep, targets)
+    with kernels.backend(mode):
         got = jax.jit(jax.vmap(rewire))(conns, w, keep, targets)
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected), strict=True):
         np.testing.assert_array_equal(a, b)
