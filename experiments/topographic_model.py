@@ -90,6 +90,7 @@ class MapState(NamedTuple):
     lat: Plastic
     target: ConductanceLIFState
     spikes: jax.Array  # target spikes of the last step, [n]
+    spike_events: spars.Events  # the same, listed (lateral propagation reuses them)
     bump: jax.Array  # bump centre (y, x) [grid units]
     key: jax.Array
     step: jax.Array  # int32 steps simulated
@@ -123,6 +124,7 @@ def init_state(key, p: MapParams) -> MapState:
         lat=_plastic(p, lat),
         target=neuron_model(p).init(),
         spikes=jnp.zeros((p.n,)),
+        spike_events=spars.spike_events(jnp.zeros((p.n,))),
         bump=jax.random.uniform(k_bump, (2,), maxval=p.side),
         key=k_run,
         step=jnp.int32(0),
@@ -152,15 +154,16 @@ def input_spikes(p: MapParams, key, bump, step):
     return (jax.random.uniform(k_spike, (p.n,)) < prob).astype(jnp.float32), bump
 
 
-def learn(p: MapParams, proj: Plastic, pre_spikes, post_spikes) -> Plastic:
+def learn(p: MapParams, proj: Plastic, pre_spikes, post_spikes, pre_events=None) -> Plastic:
     """One STDP step on ``proj``, by the formulation ``p.stdp`` selects."""
     rule = stdp_rule(p)
+    spikes = (proj.weight, proj.traces, pre_spikes, post_spikes)
     if p.stdp == "columns":
         w, traces = stdp_update_columns(
-            rule, proj.conn, proj.columns, proj.weight, proj.traces, pre_spikes, post_spikes
+            rule, proj.conn, proj.columns, *spikes, pre_events=pre_events
         )
     else:
-        w, traces = stdp_update(rule, proj.conn, proj.weight, proj.traces, pre_spikes, post_spikes)
+        w, traces = stdp_update(rule, proj.conn, *spikes, pre_events=pre_events)
     return proj._replace(weight=w, traces=traces)
 
 
@@ -172,12 +175,15 @@ def sim_step(p: MapParams, state: MapState):
     """
     key, k_in = jax.random.split(state.key)
     x, bump = input_spikes(p, k_in, state.bump, state.step)
-    g_in = spars.propagate(state.ff.conn, state.ff.weight, x)
-    g_in = g_in + spars.propagate(state.lat.conn, state.lat.weight, state.spikes)
-    z, target = neuron_model(p).step(state.target, g_in)
-    ff = learn(p, state.ff, x, z)
-    lat = learn(p, state.lat, z, z)
-    new = MapState(ff, lat, target, z, bump, key, state.step + 1)
+    x_events = spars.spike_events(x)  # each spike vector is listed once per step
+    g_in = spars.propagate(state.ff.conn, state.ff.weight, x, events=x_events)
+    lat_in = spars.propagate(state.lat.conn, state.lat.weight, state.spikes,
+                             events=state.spike_events)
+    z, target = neuron_model(p).step(state.target, g_in + lat_in)
+    z_events = spars.spike_events(z)
+    ff = learn(p, state.ff, x, z, x_events)
+    lat = learn(p, state.lat, z, z, z_events)
+    new = MapState(ff, lat, target, z, z_events, bump, key, state.step + 1)
     return new, (x, z)
 
 

@@ -19,6 +19,7 @@ from experiments import topographic_model as model
 COMPONENTS = (
     "input generation",
     "neuron update",
+    "event lists",
     "propagation",
     "STDP",
     "structural update",
@@ -58,12 +59,19 @@ def breakdown(p: model.MapParams, state: model.MapState, n_steps: int = 500) -> 
     def inputs(c, k):
         return model.input_spikes(p, k, c[0], c[1])[1], c[1] + 1
 
+    events = jax.vmap(spars.spike_events)(x), jax.vmap(spars.spike_events)(z)
+
+    def listing(c, xz):  # each step lists its input and its target spikes once
+        return c + spars.spike_events(xz[0]).count + spars.spike_events(xz[1]).count
+
     def propagation(c, xz):
-        g = spars.propagate(state.ff.conn, state.ff.weight, xz[0])
-        return c + g + spars.propagate(state.lat.conn, state.lat.weight, xz[1])
+        x, z, (x_ev, z_ev) = xz
+        g = spars.propagate(state.ff.conn, state.ff.weight, x, events=x_ev)
+        return c + g + spars.propagate(state.lat.conn, state.lat.weight, z, events=z_ev)
 
     def stdp(c, xz):
-        return model.learn(p, c[0], xz[0], xz[1]), model.learn(p, c[1], xz[1], xz[1])
+        x, z, (x_ev, z_ev) = xz
+        return model.learn(p, c[0], x, z, x_ev), model.learn(p, c[1], z, z, z_ev)
 
     def structural(c, k):
         k_ff, k_lat = jax.random.split(k)
@@ -80,8 +88,9 @@ def breakdown(p: model.MapParams, state: model.MapState, n_steps: int = 500) -> 
             inputs, (state.bump, state.step), jax.random.split(state.key, n_steps)
         ),
         "neuron update": _timed(lambda c, g: neuron.step(c, g)[1], state.target, drive * 0.05),
-        "propagation": _timed(propagation, jnp.zeros(p.n), (x, z)),
-        "STDP": _timed(stdp, (state.ff, state.lat), (x, z)),
+        "event lists": _timed(listing, jnp.int32(0), (x, z)),
+        "propagation": _timed(propagation, jnp.zeros(p.n), (x, z, events)),
+        "STDP": _timed(stdp, (state.ff, state.lat), (x, z, events)),
         "structural update": _timed(structural, bare, keys),
         "column-view rebuild": _timed(columns, (state.ff.conn, state.lat.conn, jnp.int32(0)), keys)
         if p.stdp == "columns"

@@ -18,8 +18,10 @@ from .convert import from_coo as from_coo
 from .convert import from_dense as from_dense
 from .convert import to_coo as to_coo
 from .convert import to_dense as to_dense
+from .kernels._events import Events as Events
 from .propagation import propagate as propagate
 from .propagation import propagate_reference as propagate_reference
+from .propagation import spike_events as spike_events
 from .simulate import Network as Network
 from .simulate import NetworkState as NetworkState
 from .simulate import Projection as Projection

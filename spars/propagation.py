@@ -20,7 +20,7 @@ from .column import ColumnView
 from .connectivity import Connectivity
 from .kernels import propagation as K
 from .kernels._backend import dispatch
-from .kernels._events import default_event_capacity, event_list
+from .kernels._events import Events, default_event_capacity, event_list
 
 PULL_EVENTS_PER_ROW = 2.0
 """On CUDA with a column view: pull once spikes per presynaptic neuron (summed
@@ -34,6 +34,7 @@ def propagate(
     *,
     event_capacity: int | None = None,
     columns: ColumnView | None = None,
+    events: Events | None = None,
 ) -> PostInput:
     """Postsynaptic input ``I[..., j] = sum_i spikes[..., i] W[i, j]``.
 
@@ -49,6 +50,8 @@ def propagate(
             instead of push (scatter each spiking row) when many neurons
             spike; elsewhere it is not used. It must be rebuilt after every
             structural change.
+        events: :func:`spike_events` of these very ``spikes``, if they are
+            listed already (their capacity replaces ``event_capacity``).
 
     Returns:
         ``[..., n_post]`` input, in the weights' dtype.
@@ -65,11 +68,36 @@ def propagate(
     if flat.size == 0 or conn.max_row == 0:
         return jnp.zeros((*batch, conn.n_post), weights.dtype)
     _check_columns(conn, columns)
-    event_capacity = event_capacity or default_event_capacity(flat.size)
+    if events is not None:
+        events.check(flat.size, f"spikes {jnp.shape(spikes)}")
+        event_capacity, listed = events.capacity, (events.ids, events.count)
+    else:
+        event_capacity, listed = event_capacity or default_event_capacity(flat.size), None
     out = _propagate(
-        conn.n_post, event_capacity, conn.row_length, conn.indices, weights, flat, columns
+        conn.n_post, event_capacity, conn.row_length, conn.indices, weights, flat, columns, listed
     )
     return out.reshape(*batch, conn.n_post)
+
+
+def spike_events(spikes: Spikes, *, event_capacity: int | None = None) -> Events:
+    """Lists the non-zero spikes once, to share between consumers of the same spikes.
+
+    ``propagate(..., events=)`` and ``spars.learning.stdp_update(...,
+    pre_events=)`` each list the spikes they are given; a step that feeds the
+    same spikes to several of them can list them once here.
+
+    Args:
+        spikes: ``[..., n]`` spikes (any leading batch axes).
+        event_capacity: events per chunk; default as :func:`propagate`'s.
+
+    Returns:
+        :class:`Events` of the flattened ``[batch, n]`` spikes.
+    """
+    flat = jnp.asarray(spikes).reshape(-1)
+    if flat.size == 0:
+        raise ValueError("spike_events needs at least one spike entry")
+    capacity = event_capacity or default_event_capacity(flat.size)
+    return Events(*event_list(flat, capacity), capacity)
 
 
 def propagate_reference(conn: Connectivity, weights: SynapseVar, spikes: Spikes) -> PostInput:
@@ -131,12 +159,13 @@ def _forward_xla(ids, count, row_length, indices, weights, flat, *columns, n_pos
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _propagate(n_post: int, capacity: int, row_length, indices, weights, flat, columns):
-    return _propagate_fwd(n_post, capacity, row_length, indices, weights, flat, columns)[0]
+def _propagate(n_post: int, capacity: int, row_length, indices, weights, flat, columns, listed):
+    args = (row_length, indices, weights, flat, columns, listed)
+    return _propagate_fwd(n_post, capacity, *args)[0]
 
 
-def _propagate_fwd(n_post, capacity, row_length, indices, weights, flat, columns):
-    ids, count = event_list(flat, capacity)
+def _propagate_fwd(n_post, capacity, row_length, indices, weights, flat, columns, listed):
+    ids, count = event_list(flat, capacity) if listed is None else listed
     static = {"n_post": n_post, "capacity": capacity}
     cols = () if columns is None else (columns.pre, columns.slot, columns.col_length)
     out = dispatch(
@@ -156,7 +185,7 @@ def _propagate_bwd(n_post, capacity, residuals, g):
         partial(K.weight_grad_reference, capacity=capacity),
         ids, count, row_length, indices, flat, g,
     )
-    return None, None, d_weights, d_flat.astype(flat.dtype), None
+    return None, None, d_weights, d_flat.astype(flat.dtype), None, None
 
 
 _propagate.defvjp(_propagate_fwd, _propagate_bwd)

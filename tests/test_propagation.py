@@ -146,3 +146,23 @@ def test_padding_sentinel_never_leaks_into_next_batch_row():
     spikes = jnp.array([[1.0, 1.0], [1.0, 0.0]])
     out = spars.propagate(conn, values, spikes, event_capacity=1)
     np.testing.assert_array_equal(out, [[1.0, 10.0], [1.0, 0.0]])
+
+
+def test_shared_event_list_gives_the_same_input_and_gradients():
+    conn = spars.fixed_probability(jax.random.key(0), 60, 40, 0.2)
+    w = jnp.where(conn.mask, jax.random.normal(jax.random.key(1), conn.indices.shape), 0.0)
+    s = (jax.random.uniform(jax.random.key(2), (3, 60)) < 0.3).astype(jnp.float32)
+    events = spars.spike_events(s, event_capacity=8)
+    assert int(events.count) == int(jnp.sum(s != 0))
+
+    def loss(w, s, events=None):
+        return jnp.sum(jnp.sin(spars.propagate(conn, w, s, events=events)))
+
+    np.testing.assert_allclose(
+        jax.jit(loss)(w, s, events), loss(w, s), rtol=1e-6
+    )
+    for a, b in zip(jax.grad(loss, (0, 1))(w, s, events), jax.grad(loss, (0, 1))(w, s),
+                    strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="events list"):
+        spars.propagate(conn, w, s[:2], events=events)

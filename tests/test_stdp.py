@@ -127,3 +127,21 @@ def test_shape_errors_name_the_argument():
         stdp_update(RULE, conn, w, traces, jnp.zeros(4), jnp.zeros(4))
     with pytest.raises(ValueError, match="vmap for batches"):
         stdp_update(RULE, conn, w, traces, jnp.zeros((2, 4)), jnp.zeros(3))
+
+
+@pytest.mark.parametrize("update", ["rows", "columns"])
+def test_shared_presynaptic_events_give_the_same_weights(update):
+    conn, w, _ = _network(4, 30, 20, 0.3)
+    rng = np.random.default_rng(1)
+    pre = jnp.asarray(rng.random(30) < 0.4, jnp.float32)
+    post = jnp.asarray(rng.random(20) < 0.4, jnp.float32)
+    traces = spars.learning.STDPTraces(jnp.ones(30), jnp.ones(20))
+    args = (RULE, conn, w, traces, pre, post)
+    if update == "columns":
+        args = (RULE, conn, spars.column_view(conn), w, traces, pre, post)
+    fn = stdp_update if update == "rows" else stdp_update_columns
+    shared = fn(*args, pre_events=spars.spike_events(pre))
+    for a, b in zip(jax.tree.leaves(shared), jax.tree.leaves(fn(*args)), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="events list"):
+        fn(*args, pre_events=spars.spike_events(jnp.zeros(300)))

@@ -27,7 +27,7 @@ def test_map_run_writes_metrics_figures_and_keeps_synapse_counts(tmp_path):
         formed = sum(np.sum(r["period"][name]["formed"]) for r in result["records"][1:])
         assert formed == totals["added"]
     assert set(result["breakdown_s_per_model_s"]) == set(
-        ["input generation", "neuron update", "propagation", "STDP"]
+        ["input generation", "neuron update", "event lists", "propagation", "STDP"]
         + ["structural update", "column-view rebuild"]
     )
 

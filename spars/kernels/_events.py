@@ -2,10 +2,37 @@
 
 import math
 
+import equinox as eqx
 import jax.numpy as jnp
 from jax import lax
+from jaxtyping import Array, Int
 
 from .._prefix import nonzero_ids
+
+
+class Events(eqx.Module):
+    """The non-zero entries of a spike array, listed once to be shared.
+
+    Attributes:
+        ids: ``int32[size]`` ascending flat ids (``b * n + i`` of the
+            ``[batch, n]`` spikes), padded with ``batch * n`` to a multiple
+            of ``capacity``.
+        count: int32 scalar, the number of real ids.
+        capacity: events per chunk of the loops that walk them (static).
+    """
+
+    ids: Int[Array, " size"]
+    count: Int[Array, ""]
+    capacity: int = eqx.field(static=True)
+
+    def check(self, n_entries: int, what: str) -> None:
+        """Raises unless these events were listed from ``n_entries`` spikes."""
+        size = math.ceil(n_entries / self.capacity) * self.capacity
+        if self.ids.shape != (size,):
+            raise ValueError(
+                f"events list {self.ids.shape[0]} slots; {what} with {n_entries} entries "
+                f"needs {size} (events must come from spike_events on these spikes)"
+            )
 
 
 def default_event_capacity(n_events_max: int) -> int:

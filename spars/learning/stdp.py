@@ -30,8 +30,8 @@ from jaxtyping import Array, Float
 from .._custom_types import SynapseVar
 from ..column import ColumnView
 from ..connectivity import Connectivity
+from ..kernels._events import Events, default_event_capacity
 from ..kernels._events import chunk_loop as _chunk_loop
-from ..kernels._events import default_event_capacity
 from ..kernels._events import event_list as _event_list
 
 
@@ -88,6 +88,7 @@ def stdp_update(
     post_spikes: Float[Array, " post"],
     *,
     event_capacity: int | None = None,
+    pre_events: Events | None = None,
 ) -> tuple[SynapseVar, STDPTraces]:
     """One step of STDP without a column view.
 
@@ -98,6 +99,8 @@ def stdp_update(
         traces: from ``rule.init`` or the previous step.
         pre_spikes, post_spikes: ``[n_pre]`` / ``[n_post]`` spikes (0/1) this step.
         event_capacity: presynaptic spikes handled per chunk (a speed knob).
+        pre_events: ``spars.spike_events(pre_spikes)``, if listed already
+            (e.g. for the propagation of the same spikes).
 
     Returns:
         ``(weights, traces)`` after the step.
@@ -109,7 +112,7 @@ def stdp_update(
     """
     _check(conn, weights, traces, pre_spikes, post_spikes)
     now = rule.decayed(traces)
-    w = _depress_rows(rule, conn, weights, now.post, pre_spikes, event_capacity)
+    w = _depress_rows(rule, conn, weights, now.post, pre_spikes, event_capacity, pre_events)
     any_post = jnp.any(post_spikes != 0)
     w = lax.cond(any_post, _potentiate_all, _unchanged, rule, conn, w, now.pre, post_spikes)
     return w, _with_spikes(now, pre_spikes, post_spikes)
@@ -125,6 +128,7 @@ def stdp_update_columns(
     post_spikes: Float[Array, " post"],
     *,
     event_capacity: int | None = None,
+    pre_events: Events | None = None,
 ) -> tuple[SynapseVar, STDPTraces]:
     """:func:`stdp_update`, event-driven: spiking rows, then spiking columns.
 
@@ -133,6 +137,7 @@ def stdp_update_columns(
         columns: ``column_view(conn)`` of this very connectivity (rebuild it
             after every structural change, or the potentiation goes astray).
         event_capacity: spikes handled per chunk (a speed knob, not a limit).
+        pre_events: as in :func:`stdp_update`.
 
     Returns:
         ``(weights, traces)`` after the step, equal to :func:`stdp_update`'s.
@@ -141,16 +146,19 @@ def stdp_update_columns(
     """
     _check(conn, weights, traces, pre_spikes, post_spikes)
     now = rule.decayed(traces)
-    w = _depress_rows(rule, conn, weights, now.post, pre_spikes, event_capacity)
+    w = _depress_rows(rule, conn, weights, now.post, pre_spikes, event_capacity, pre_events)
     w = _potentiate_columns(rule, columns, w, now.pre, post_spikes, event_capacity)
     return w, _with_spikes(now, pre_spikes, post_spikes)
 
 
-def _depress_rows(rule, conn, weights, post_trace, pre_spikes, capacity):
+def _depress_rows(rule, conn, weights, post_trace, pre_spikes, capacity, events):
     if conn.max_row == 0 or conn.n_pre == 0:
         return weights
-    capacity = capacity or default_event_capacity(conn.n_pre)
-    ids, count = _event_list(pre_spikes[None], capacity)
+    if events is None:
+        capacity = capacity or default_event_capacity(conn.n_pre)
+        events = Events(*_event_list(pre_spikes[None], capacity), capacity)
+    events.check(conn.n_pre, "pre_spikes")
+    ids, count, capacity = events.ids, events.count, events.capacity
     step = rule.depression * rule.g_max
 
     def body(_, pre, valid, w):
