@@ -257,7 +257,7 @@ def test_propagate_checks_the_column_view():
 
 
 @pytest.mark.parametrize("interpret", INTERPRET)
-@pytest.mark.parametrize("case", ["mixed", "full rows", "long rows"])
+@pytest.mark.parametrize("case", ["full rows", "long rows"])  # long rows: two blocks
 def test_append_kernel_equals_twin(case, interpret):
     conn, w, _ = make_projection(case)
     rng = np.random.default_rng(4)
