@@ -20,7 +20,7 @@ from .column import ColumnView
 from .connectivity import Connectivity
 from .kernels import propagation as K
 from .kernels._backend import dispatch
-from .kernels._events import Events, default_event_capacity, event_list
+from .kernels._events import Events
 
 PULL_EVENTS_PER_ROW = 2.0
 """On CUDA with a column view: pull once spikes per presynaptic neuron (summed
@@ -68,13 +68,12 @@ def propagate(
     if flat.size == 0 or conn.max_row == 0:
         return jnp.zeros((*batch, conn.n_post), weights.dtype)
     _check_columns(conn, columns)
-    if events is not None:
-        events.check(flat.size, f"spikes {jnp.shape(spikes)}")
-        event_capacity, listed = events.capacity, (events.ids, events.count)
-    else:
-        event_capacity, listed = event_capacity or default_event_capacity(flat.size), None
+    if events is None:
+        events = Events.of(flat, event_capacity)
+    events.check(flat.size, f"spikes {jnp.shape(spikes)}")
+    listed = (events.ids, events.count)
     out = _propagate(
-        conn.n_post, event_capacity, conn.row_length, conn.indices, weights, flat, columns, listed
+        conn.n_post, events.capacity, conn.row_length, conn.indices, weights, flat, columns, listed
     )
     return out.reshape(*batch, conn.n_post)
 
@@ -96,8 +95,7 @@ def spike_events(spikes: Spikes, *, event_capacity: int | None = None) -> Events
     flat = jnp.asarray(spikes).reshape(-1)
     if flat.size == 0:
         raise ValueError("spike_events needs at least one spike entry")
-    capacity = event_capacity or default_event_capacity(flat.size)
-    return Events(*event_list(flat, capacity), capacity)
+    return Events.of(flat, event_capacity)
 
 
 def propagate_reference(conn: Connectivity, weights: SynapseVar, spikes: Spikes) -> PostInput:
@@ -123,7 +121,6 @@ def _flatten(conn: Connectivity, weights, spikes):
     return weights, spikes.reshape(math.prod(batch), conn.n_pre).astype(weights.dtype), batch
 
 
-
 def _check_columns(conn: Connectivity, columns: ColumnView | None):
     if columns is not None and columns.pre.shape[0] != conn.n_post:
         raise ValueError(
@@ -133,7 +130,7 @@ def _check_columns(conn: Connectivity, columns: ColumnView | None):
 
 
 def _pull_wins(count, n_pre: int):
-    """The measured push/pull rule: pull once events per presynaptic row reach the threshold."""
+    """Push or pull: pull once events per presynaptic row reach :data:`PULL_EVENTS_PER_ROW`."""
     return count >= PULL_EVENTS_PER_ROW * n_pre
 
 
@@ -165,7 +162,7 @@ def _propagate(n_post: int, capacity: int, row_length, indices, weights, flat, c
 
 
 def _propagate_fwd(n_post, capacity, row_length, indices, weights, flat, columns, listed):
-    ids, count = event_list(flat, capacity) if listed is None else listed
+    ids, count = listed
     static = {"n_post": n_post, "capacity": capacity}
     cols = () if columns is None else (columns.pre, columns.slot, columns.col_length)
     out = dispatch(

@@ -25,6 +25,15 @@ class Events(eqx.Module):
     count: Int[Array, ""]
     capacity: int = eqx.field(static=True)
 
+    @classmethod
+    def of(cls, spikes, capacity: int | None = None) -> "Events":
+        """Lists the non-zero entries of ``spikes`` (any shape, read flat).
+
+        ``capacity`` defaults to :func:`default_event_capacity` of its size.
+        """
+        capacity = capacity or default_event_capacity(spikes.size)
+        return cls(*event_list(spikes, capacity), capacity)
+
     def check(self, n_entries: int, what: str) -> None:
         """Raises unless these events were listed from ``n_entries`` spikes."""
         size = math.ceil(n_entries / self.capacity) * self.capacity

@@ -30,9 +30,8 @@ from jaxtyping import Array, Float
 from .._custom_types import SynapseVar
 from ..column import ColumnView
 from ..connectivity import Connectivity
-from ..kernels._events import Events, default_event_capacity
+from ..kernels._events import Events
 from ..kernels._events import chunk_loop as _chunk_loop
-from ..kernels._events import event_list as _event_list
 
 
 class STDPTraces(NamedTuple):
@@ -154,9 +153,7 @@ def stdp_update_columns(
 def _depress_rows(rule, conn, weights, post_trace, pre_spikes, capacity, events):
     if conn.max_row == 0 or conn.n_pre == 0:
         return weights
-    if events is None:
-        capacity = capacity or default_event_capacity(conn.n_pre)
-        events = Events(*_event_list(pre_spikes[None], capacity), capacity)
+    events = Events.of(pre_spikes, capacity) if events is None else events
     events.check(conn.n_pre, "pre_spikes")
     ids, count, capacity = events.ids, events.count, events.capacity
     step = rule.depression * rule.g_max
@@ -174,8 +171,8 @@ def _potentiate_columns(rule, columns, weights, pre_trace, post_spikes, capacity
     n_post, max_col = columns.pre.shape
     if max_col == 0 or n_post == 0:
         return weights
-    capacity = capacity or default_event_capacity(n_post)
-    ids, count = _event_list(post_spikes[None], capacity)
+    events = Events.of(post_spikes, capacity)
+    ids, count, capacity = events.ids, events.count, events.capacity
     n_pre = weights.shape[0]
     step = rule.a_plus * rule.g_max
 
