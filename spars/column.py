@@ -83,12 +83,10 @@ def column_view(conn: Connectivity, max_col: int | None = None) -> ColumnView:
 def _build(conn: Connectivity, max_col: int, backend: str) -> ColumnView:
     del backend  # part of the cache key: a change of backend traces anew
     static = {"n_post": conn.n_post, "max_col": max_col}
-    if conn.indices.size == 0 or max_col == 0 or conn.n_post == 0:
-        parts = KC.build_reference(conn.row_length, conn.indices, **static)
-    else:
-        parts = dispatch(
-            partial(KC.build, **static),
-            partial(KC.build_reference, **static),
-            conn.row_length, conn.indices,
-        )
+    parts = dispatch(
+        partial(KC.build, **static),
+        partial(KC.build_reference, **static),
+        conn.row_length, conn.indices,
+        twin_only=conn.indices.size == 0 or max_col == 0 or conn.n_post == 0,
+    )
     return ColumnView(*parts)

@@ -98,23 +98,15 @@ def remove(conn: Connectivity, keep: SlotMask, variables=None):
     """
     if jnp.shape(keep) != conn.indices.shape:
         raise ValueError(f"keep has shape {jnp.shape(keep)}, expected {conn.indices.shape}")
-    keep = jnp.asarray(keep, bool)
-    leaves, treedef = jax.tree.flatten(variables)
-    moving = [k for k, leaf in enumerate(leaves) if is_synaptic(leaf, conn.indices.shape)]
-    arrays = (conn.row_length, conn.indices, *(jnp.asarray(leaves[k]) for k in moving))
-    if conn.indices.size == 0:
-        row_length, indices, *moved = KS.compact_rows_reference(keep, *arrays, n_post=conn.n_post)
-    else:
-        row_length, indices, *moved = dispatch(
-            partial(KS.compact_rows, n_post=conn.n_post),
-            partial(KS.compact_rows_reference, n_post=conn.n_post),
-            keep, *arrays,
-        )
-    for k, leaf in zip(moving, moved, strict=True):
-        leaves[k] = leaf
+    synaptic, _, rebuild = _split_synaptic(variables, conn.indices.shape)
+    row_length, indices, *moved = dispatch(
+        partial(KS.compact_rows, n_post=conn.n_post),
+        partial(KS.compact_rows_reference, n_post=conn.n_post),
+        jnp.asarray(keep, bool), conn.row_length, conn.indices, *synaptic,
+        twin_only=conn.indices.size == 0,
+    )
     removed = (conn.n_synapses - jnp.sum(row_length)).astype(jnp.int32)
-    new = Connectivity(indices, row_length, conn.n_post)
-    return new, jax.tree.unflatten(treedef, leaves), removed
+    return Connectivity(indices, row_length, conn.n_post), rebuild(moved), removed
 
 
 def remove_listed(
@@ -269,26 +261,21 @@ def add(
         valid = jnp.arange(k)[None, :] < jnp.asarray(valid)[:, None]
     asked = jnp.ones(targets.shape, bool) if valid is None else valid
     asked = jnp.broadcast_to(jnp.asarray(asked, bool), targets.shape)
-    leaves, treedef = jax.tree.flatten(variables)
-    new_leaves = [0] * len(leaves) if new_values is None else jax.tree.leaves(new_values)
-    moving = [j for j, leaf in enumerate(leaves) if is_synaptic(leaf, conn.indices.shape)]
+    synaptic, positions, rebuild = _split_synaptic(variables, conn.indices.shape)
+    values = jax.tree.leaves(new_values) if new_values is not None else None
     pairs = []
-    for j in moving:
-        leaf = jnp.asarray(leaves[j])
-        pairs += [leaf, jnp.broadcast_to(jnp.asarray(new_leaves[j], leaf.dtype), targets.shape)]
+    for leaf, position in zip(synaptic, positions, strict=True):
+        value = 0 if values is None else values[position]
+        pairs += [leaf, jnp.broadcast_to(jnp.asarray(value, leaf.dtype), targets.shape)]
     static = {"n_post": conn.n_post}
-    args = (targets, asked, conn.row_length, conn.indices, *pairs)
-    if conn.indices.size == 0 or k == 0:
-        out = KS.append_rows_reference(*args, **static)
-    else:
-        out = dispatch(
-            partial(KS.append_rows, **static), partial(KS.append_rows_reference, **static), *args
-        )
-    row_length, indices, *moved = out[:-3]
-    for j, leaf in zip(moving, moved, strict=True):
-        leaves[j] = leaf
-    new_vars = None if variables is None else jax.tree.unflatten(treedef, leaves)
-    return Connectivity(indices, row_length, conn.n_post), new_vars, AddStats(*out[-3:])
+    *arrays, added, rejected, overflow = dispatch(
+        partial(KS.append_rows, **static), partial(KS.append_rows_reference, **static),
+        targets, asked, conn.row_length, conn.indices, *pairs,
+        twin_only=conn.indices.size == 0 or k == 0,
+    )
+    row_length, indices, *moved = arrays
+    stats = AddStats(added, rejected, overflow)
+    return Connectivity(indices, row_length, conn.n_post), rebuild(moved), stats
 
 
 def trim(conn: Connectivity, variables=None, max_row: int | None = None):
@@ -312,6 +299,21 @@ def trim(conn: Connectivity, variables=None, max_row: int | None = None):
     source = jnp.broadcast_to(jnp.arange(width, dtype=jnp.int32), (conn.n_pre, width))
     source = jnp.where(source < conn.row_length[:, None], source, conn.max_row)
     return _move_slots(conn, source, conn.row_length, variables)
+
+
+def _split_synaptic(variables, shape: tuple[int, int]):
+    """The per-synapse leaves of ``variables``, their positions among all leaves, and
+    ``rebuild(moved)``: ``variables`` with those leaves replaced by ``moved``."""
+    leaves, treedef = jax.tree.flatten(variables)
+    positions = [k for k, leaf in enumerate(leaves) if is_synaptic(leaf, shape)]
+
+    def rebuild(moved):
+        out = list(leaves)
+        for k, leaf in zip(positions, moved, strict=True):
+            out[k] = leaf
+        return jax.tree.unflatten(treedef, out)
+
+    return [jnp.asarray(leaves[k]) for k in positions], positions, rebuild
 
 
 def _move_slots(conn, source, row_length, variables):

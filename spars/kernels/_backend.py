@@ -53,10 +53,14 @@ def backend(name: str) -> Iterator[None]:
         set_backend(previous)
 
 
-def dispatch(pallas: Callable, xla: Callable, *args):
-    """``pallas(*args, interpret=...)`` on CUDA, ``xla(*args)`` elsewhere, per the backend."""
+def dispatch(pallas: Callable, xla: Callable, *args, twin_only: bool = False):
+    """``pallas(*args, interpret=...)`` on CUDA, ``xla(*args)`` elsewhere, per the backend.
+
+    ``twin_only`` (e.g. an empty projection, which gives a kernel no grid)
+    runs the twin on every platform.
+    """
     mode = get_backend()
-    if mode == "xla" or (mode == "auto" and not AVAILABLE):
+    if twin_only or mode == "xla" or (mode == "auto" and not AVAILABLE):
         return xla(*args)
     if mode == "interpret":
         return pallas(*args, interpret=True)
