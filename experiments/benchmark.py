@@ -94,13 +94,15 @@ def print_row(row: dict) -> None:
         )
 
 
-def parse_args(argv, doc: str, quick_help: str = "fewer repetitions"):
+def parse_args(
+    argv, doc: str, quick_help: str = "fewer repetitions", out: str = "results/benchmark"
+):
     """The benchmarks' shared options; returns ``(args, reps)`` and prints the setup."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--reps", type=int, default=None, help="timed repetitions per figure")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("results/benchmark"))
+    parser.add_argument("--out", type=Path, default=Path(out))
     args = parser.parse_args(argv)
     reps = args.reps or (5 if args.quick else 20)
     print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}; median of {reps} runs")

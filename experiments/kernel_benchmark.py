@@ -20,7 +20,6 @@ small grid that finishes on a CPU, where the Pallas kernels are not used.
 
 import itertools
 import json
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -78,15 +77,19 @@ def time_method(fwd, w, spikes, probe, backend: str, reps: int) -> dict:
     """Forward and forward+backward [ms], traced under ``backend``; None where it fails."""
     out = {}
     threshold = spars.propagation.PULL_EVENTS_PER_ROW
-    spars.propagation.PULL_EVENTS_PER_ROW = 0.0 if backend == "pull" else threshold
-    with kernels.backend("auto" if backend == "pull" else backend):
-        loss = jax.jit(jax.grad(lambda w_, s: jnp.vdot(fwd(w_, s), probe), argnums=(0, 1)))
-        for name, f in (("forward_ms", jax.jit(fwd)), ("forward_backward_ms", loss)):
-            try:
-                out[name] = time_call(f, w, spikes, reps=reps)
-            except Exception as error:  # a peer without gradients, out of memory, ...
-                out[name], out[name + "_error"] = None, f"{type(error).__name__}: {error}"[:200]
-    spars.propagation.PULL_EVENTS_PER_ROW = threshold
+    if backend == "pull":  # read when tracing: 0 makes every step pull
+        spars.propagation.PULL_EVENTS_PER_ROW, backend = 0.0, "auto"
+    try:
+        with kernels.backend(backend):
+            loss = jax.jit(jax.grad(lambda w_, s: jnp.vdot(fwd(w_, s), probe), argnums=(0, 1)))
+            for name, f in (("forward_ms", jax.jit(fwd)), ("forward_backward_ms", loss)):
+                try:
+                    out[name] = time_call(f, w, spikes, reps=reps)
+                except Exception as error:  # a peer without gradients, out of memory, ...
+                    out[name] = None
+                    out[name + "_error"] = f"{type(error).__name__}: {error}"[:200]
+    finally:
+        spars.propagation.PULL_EVENTS_PER_ROW = threshold
     return out
 
 
@@ -156,9 +159,9 @@ def print_row(row: dict) -> None:
 
 
 def main(argv=None) -> dict:
-    args, reps = parse_args(argv, __doc__, quick_help="a small grid for a CPU")
-    args.out = args.out if args.out != Path("results/benchmark") else Path(
-        "results/kernel_benchmark")
+    args, reps = parse_args(
+        argv, __doc__, quick_help="a small grid for a CPU", out="results/kernel_benchmark"
+    )
     peak = peak_bandwidth()
     print("memory bandwidth [GB/s]: " + ", ".join(f"{k} {v:.0f}" for k, v in peak.items() if v))
     sizes = QUICK_SIZES if args.quick else SIZES
