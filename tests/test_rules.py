@@ -162,6 +162,15 @@ def test_deep_r_without_noise_l1_or_sign_change_leaves_connectivity_untouched():
     assert tuple(int(s) for s in stats) == (0, 0, 0)
 
 
+def test_deep_r_weights_give_new_synapses_their_full_gradient():
+    theta = jnp.array([[0.0, 0.3, -0.2, 0.0]])
+    sign = jnp.array([[1.0, -1.0, 1.0, -1.0]])
+    w, pullback = jax.vjp(lambda t: rules.deep_r_weights({"theta": t, "sign": sign}), theta)
+    np.testing.assert_allclose(w, [[0.0, -0.3, 0.0, 0.0]])
+    (grad,) = pullback(jnp.full_like(w, 2.0))
+    np.testing.assert_array_equal(grad, [[2.0, -2.0, 0.0, -2.0]])  # theta = 0: all of it
+
+
 def test_deep_r_noise_has_the_langevin_statistics():
     lr, l1, temperature = 0.01, 0.3, 0.05
     conn = spars.fixed_probability(jax.random.key(0), 200, 300, 0.2, headroom=1.5)

@@ -46,8 +46,14 @@ def deep_r_init(key, conn: Connectivity, weights) -> dict:
 
 
 def deep_r_weights(variables: dict):
-    """Effective weights ``sign * max(theta, 0)``: dormant synapses weigh 0."""
-    return variables["sign"] * jnp.maximum(variables["theta"], 0.0)
+    """Effective weights ``sign * max(theta, 0)``: dormant synapses weigh 0.
+
+    The derivative w.r.t. ``theta`` is ``sign`` wherever ``theta >= 0``, new
+    synapses at exactly ``theta = 0`` included (``jnp.maximum`` would give
+    them half), and 0 on dormant ones.
+    """
+    theta = variables["theta"]
+    return variables["sign"] * jnp.where(theta >= 0, theta, 0.0)
 
 
 def deep_r(
