@@ -40,7 +40,8 @@ def fixed_probability(
         key: PRNG key.
         n_pre, n_post: population sizes.
         p: connection probability in [0, 1].
-        headroom: row capacity factor over the longest drawn row.
+        headroom: row capacity factor over the longest drawn row (capped
+            at ``n_post``, the most a row can ever hold).
         max_row: explicit row capacity (error if a drawn row is longer).
         autapses: if False, neuron i never targets neuron i (needs
             ``n_pre == n_post``; each of the other pairs still has probability p).
@@ -266,4 +267,6 @@ def _from_prefix_rows(indices, n_post: int, headroom: float, max_row: int | None
     indices = np.asarray(indices, np.int32)
     length = np.sum(indices < n_post, axis=1).astype(np.int32)
     width = capacity(int(length.max(initial=0)), headroom, max_row)
+    if max_row is None:
+        width = min(width, n_post)  # a row holds each target at most once
     return Connectivity(_pad_cols(indices[:, :width], width, n_post), length, n_post)

@@ -41,6 +41,9 @@ def test_fixed_probability_no_autapses_and_headroom():
     assert abs(dense.sum() / (500 * 499) - 0.2) < 5 * np.sqrt(0.2 * 0.8 / (500 * 499))
     assert conn.max_row == int(np.ceil(1.5 * int(conn.row_length.max())))
     _check_sorted_rows(conn)
+    wide = spars.fixed_probability(jax.random.key(1), 50, 40, 0.2, headroom=100.0)
+    assert wide.max_row == 40  # no row can hold more than n_post targets
+    assert spars.fixed_number_post(jax.random.key(1), 5, 8, 3, headroom=10.0).max_row == 8
     with pytest.raises(ValueError, match="needs n_pre == n_post"):
         spars.fixed_probability(jax.random.key(1), 5, 6, 0.2, autapses=False)
 
