@@ -75,23 +75,62 @@ def test_eprop_equals_bptt_without_recurrence(sparse, adaptive, c_reg):
     model = make_model(jax.random.key(1), sparse=sparse, adaptive=adaptive)
     x, labels = batch(jax.random.key(2))
     reg = RateRegularisation(c_reg=c_reg, f_target=20.0, tau_reg=50.0)
-    g_eprop, m_eprop = eprop_grads(model, x, labels, reg)
     g_bptt, m_bptt = bptt_grads(model, x, labels, reg)
     assert float(m_bptt.rate) > 5.0  # the hidden layer spikes, so psi and traces matter
     assert float(jnp.abs(g_bptt.w_in.weight).max()) > 1e-4
     assert float(jnp.abs(g_bptt.w_rec.weight).max()) > 1e-5
+    for online in (False, True):
+        g_eprop, m_eprop = eprop_grads(model, x, labels, reg, online=online)
+        assert_trees_close(g_eprop, g_bptt)
+        np.testing.assert_allclose(m_eprop.loss, m_bptt.loss, rtol=1e-5)
+        assert m_eprop.correct == m_bptt.correct
+        np.testing.assert_allclose(m_eprop.rate, m_bptt.rate, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("sparse", "adaptive", "random_feedback"),
+    [("slots", False, False), ("list", True, True), ("dense", True, False), ("dense", False, True)],
+)
+def test_eprop_online_traces_equal_the_cut_network_gradient(sparse, adaptive, random_feedback):
+    """With recurrence, the forward traces and autodiff through the cut network agree."""
+    model = make_model(jax.random.key(16), sparse=sparse, adaptive=adaptive, rec_scale=0.3)
+    x, labels = batch(jax.random.key(17))
+    reg = RateRegularisation(c_reg=0.5, f_target=20.0, tau_reg=50.0)
+    feedback = jax.random.normal(jax.random.key(18), model.w_out.shape) if random_feedback else None
+    g_online, m_online = eprop_grads(model, x, labels, reg, feedback, online=True)
+    g_cut, m_cut = eprop_grads(model, x, labels, reg, feedback)
+    assert float(m_cut.rate) > 5.0 and float(jnp.abs(g_online.w_rec.weight).max()) > 1e-5
+    assert_trees_close(g_cut, g_online, rtol=2e-5)
+    np.testing.assert_allclose(m_cut.loss, m_online.loss, rtol=1e-5)
+    assert m_cut.correct == m_online.correct
+    g_bptt, _ = bptt_grads(model, x, labels, reg)  # with recurrence e-prop is not BPTT
+    assert not np.allclose(g_bptt.w_in.weight, g_cut.w_in.weight, atol=1e-4)
+
+
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_eprop_and_bptt_agree_on_the_mean_readout_loss_without_recurrence(adaptive):
+    model = make_model(jax.random.key(19), sparse="list", adaptive=adaptive)
+    x, labels = batch(jax.random.key(20))
+    loss = spars.learning.mean_cross_entropy
+    g_bptt, m_bptt = bptt_grads(model, x, labels, loss=loss)
+    g_eprop, m_eprop = eprop_grads(model, x, labels, loss=loss)
     assert_trees_close(g_eprop, g_bptt)
-    np.testing.assert_allclose(m_eprop.loss, m_bptt.loss, rtol=1e-5)
-    assert m_eprop.correct == m_bptt.correct
-    np.testing.assert_allclose(m_eprop.rate, m_bptt.rate, rtol=1e-5)
+    y = model.run(x)[1]
+    expected = -jnp.mean(jax.nn.log_softmax(y.mean(0))[jnp.arange(B), labels])
+    np.testing.assert_allclose(m_bptt.loss, expected, rtol=1e-5)
+    np.testing.assert_allclose(m_eprop.loss, expected, rtol=1e-5)
+    per_step, _ = bptt_grads(model, x, labels)
+    assert not np.allclose(per_step.w_out, g_bptt.w_out, atol=1e-5)
+    with pytest.raises(ValueError, match="per_step_cross_entropy"):
+        eprop_grads(model, x, labels, loss=loss, online=True)
 
 
 def test_eprop_gradients_are_zero_on_padding_and_equal_in_both_layouts():
     model = make_model(jax.random.key(3), rec_scale=0.3)
     listed = make_model(jax.random.key(3), rec_scale=0.3, sparse="list")
     x, labels = batch(jax.random.key(4))
-    g, _ = eprop_grads(model, x, labels)
-    assert_trees_close(eprop_grads(listed, x, labels)[0], g)
+    g, _ = eprop_grads(model, x, labels, online=True)
+    assert_trees_close(eprop_grads(listed, x, labels, online=True)[0], g)
     for syn, grad in ((model.w_in, g.w_in.weight), (model.w_rec, g.w_rec.weight)):
         assert not jnp.any(jnp.where(syn.conn.mask, 0.0, grad))
         assert jnp.any(grad != 0)
@@ -99,7 +138,7 @@ def test_eprop_gradients_are_zero_on_padding_and_equal_in_both_layouts():
         lambda m: m.w_in, listed, SparseSynapses(model.w_in.conn, model.w_in.weight, 2)
     )
     with pytest.raises(Exception, match="max_synapses"):
-        jax.block_until_ready(eprop_grads(too_small, x, labels))
+        jax.block_until_ready(eprop_grads(too_small, x, labels, online=True))
 
 
 def test_eprop_with_recurrence_points_like_bptt():
@@ -132,7 +171,8 @@ def test_random_feedback_changes_only_hidden_gradients():
     )
 
 
-def test_eprop_under_jit_and_vmap():
+@pytest.mark.parametrize("online", [False, True])
+def test_eprop_under_jit_and_vmap(online):
     models = [make_model(k, rec_scale=0.3) for k in jax.random.split(jax.random.key(10), 2)]
     x, labels = batch(jax.random.key(11))
     arrays = [eqx.filter(m, eqx.is_array) for m in models]
@@ -142,9 +182,9 @@ def test_eprop_under_jit_and_vmap():
     @eqx.filter_jit
     @eqx.debug.assert_max_traces(max_traces=1)
     def grads(model, x):
-        return eprop_grads(model, x, labels)[0]
+        return eprop_grads(model, x, labels, online=online)[0]
 
-    per_net = eqx.filter_vmap(lambda m: eprop_grads(m, x, labels)[0])(stacked)
+    per_net = eqx.filter_vmap(lambda m: eprop_grads(m, x, labels, online=online)[0])(stacked)
     assert per_net.w_in.weight.shape == (2, *models[0].w_in.weight.shape)
     for i, model in enumerate(models):
         one = grads(model, x)

@@ -6,6 +6,8 @@ from .recurrent import Metrics as Metrics
 from .recurrent import RateRegularisation as RateRegularisation
 from .recurrent import RecurrentSNN as RecurrentSNN
 from .recurrent import loss_terms as loss_terms
+from .recurrent import mean_cross_entropy as mean_cross_entropy
+from .recurrent import per_step_cross_entropy as per_step_cross_entropy
 from .recurrent import trainable as trainable
 from .stdp import STDP as STDP
 from .stdp import STDPTraces as STDPTraces

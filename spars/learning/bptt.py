@@ -9,11 +9,19 @@ from .recurrent import (
     check_inputs,
     loss_terms,
     metrics,
+    per_step_cross_entropy,
     trainable,
 )
 
 
-def bptt_grads(model: RecurrentSNN, x, labels, reg: RateRegularisation = NO_REGULARISATION):
+def bptt_grads(
+    model: RecurrentSNN,
+    x,
+    labels,
+    reg: RateRegularisation = NO_REGULARISATION,
+    *,
+    loss=per_step_cross_entropy,
+):
     """Exact gradients of the classifier loss (surrogate spikes) by BPTT.
 
     Args:
@@ -21,6 +29,9 @@ def bptt_grads(model: RecurrentSNN, x, labels, reg: RateRegularisation = NO_REGU
         x: ``[T, B, n_in]`` input spikes.
         labels: ``int[B]`` classes.
         reg: the firing-rate regulariser.
+        loss: ``(y [T, B, n_out], labels) -> scalar``, e.g.
+            :func:`~spars.learning.per_step_cross_entropy` or
+            :func:`~spars.learning.mean_cross_entropy`.
 
     Returns:
         ``(grads, Metrics)``; ``grads`` has ``model``'s structure, with arrays
@@ -30,11 +41,11 @@ def bptt_grads(model: RecurrentSNN, x, labels, reg: RateRegularisation = NO_REGU
     check_inputs(model, x, labels)
     params, static = eqx.partition(model, trainable(model))
 
-    def loss(params):
+    def total(params):
         m = eqx.combine(params, static)
         z, y = m.run(x)
-        ce, penalty = loss_terms(z, y, labels, reg, m.hidden.dt)
+        ce, penalty = loss_terms(z, y, labels, reg, m.hidden.dt, loss)
         return ce + penalty, (z, y)
 
-    (value, (z, y)), grads = eqx.filter_value_and_grad(loss, has_aux=True)(params)
+    (value, (z, y)), grads = eqx.filter_value_and_grad(total, has_aux=True)(params)
     return grads, metrics(z, y, labels, value, model.hidden.dt)

@@ -1,4 +1,4 @@
-"""Online e-prop (Bellec et al. 2020) for recurrent LIF / ALIF classifiers.
+"""e-prop (Bellec et al. 2020) for recurrent LIF / ALIF classifiers.
 
 e-prop replaces backpropagation through time by a product, at every step,
 of a *learning signal* ``L_j^t`` (the readout error sent back to hidden
@@ -10,54 +10,42 @@ has influenced ``j`` so far, with the reset's derivative stopped):
            eps_ji^t = psi_j^t zbar_i^t + (rho - psi_j^t beta) eps_ji^{t-1}
 
 with ``psi`` the surrogate derivative. The gradient is ``sum_t L_j^t
-ebar_ji^t`` with ``ebar`` the eligibility filtered by the readout's decay
-``kappa``. Traces live per synapse: over the weights' slots, or, for sparse
-synapses with ``max_synapses`` set, in a list of the real synapses gathered
-once per batch (traces restart with every trial, so they never move with
-rewiring and row headroom costs nothing). Memory and time grow with synapses
-x batch, never with ``T`` or ``n^2``. Without recurrent synapses the result equals
-BPTT's gradient with the reset's derivative stopped.
+ebar_ji^t + c_reg (f_j^t - f_target) e_ji^t`` with ``ebar`` the eligibility
+filtered by the readout's decay ``kappa``.
+
+These traces are exactly the derivatives ``dz_j^t / dW_ji`` through neuron
+``j``'s own state (membrane and adaptation) with the reset detached, and
+``sum_{t' >= t} kappa^(t' - t) L_j^t'`` is exactly ``dE / dz_j^t`` through
+the readout. So e-prop's gradient is the gradient of the same loss in a
+network whose recurrent spikes are cut from the backward pass
+(``stop_gradient(z_{t-1})`` in ``W_rec z_{t-1}``) and whose readout sends
+errors back through ``feedback`` instead of ``W_out``. By default
+:func:`eprop_grads` computes it that way, by reverse-mode autodiff through
+``spars.propagate``: the weight gradient is an event-driven gather over the
+spikes, memory grows with ``T x batch x neurons``. With ``online=True`` it
+runs the traces forward instead (:mod:`spars.learning._eprop_online`):
+memory independent of ``T``, time and memory ``synapses x batch`` per step.
+Both give the same numbers up to float rounding.
 """
 
-import math
-from typing import NamedTuple
+import dataclasses
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._prefix import nonzero_ids
-from ..neurons import ALIF
+from ._eprop_online import online_grads
 from .recurrent import (
     NO_REGULARISATION,
-    Metrics,
     RateRegularisation,
     RecurrentSNN,
     check_inputs,
+    loss_terms,
+    metrics,
+    per_step_cross_entropy,
     trainable,
 )
-from .synapses import Synapses, gather_post
-
-
-class ProjectionTraces(NamedTuple):
-    """e-prop state of one projection.
-
-    ``layout`` is ``[n_pre, width]`` (``width`` = ``max_row`` or ``n_post``),
-    or ``[max_synapses]`` when the synapses set that bound.
-    """
-
-    zbar: jax.Array  # [B, n_pre] presynaptic spikes filtered by the membrane decay
-    eps_a: jax.Array  # [B, *layout] adaptation eligibility (ALIF; else a scalar 0)
-    ebar: jax.Array  # [B, *layout] eligibility filtered by the readout decay
-    grad: jax.Array  # [*layout] accumulated gradient
-
-
-class ReadoutTraces(NamedTuple):
-    zbar: jax.Array  # [B, n_rec] hidden spikes filtered by the readout decay
-    ones: jax.Array  # [] the bias's filtered input (sum of kappa^k)
-    grad_w: jax.Array  # [n_rec, n_out]
-    grad_b: jax.Array  # [n_out]
 
 
 def eprop_grads(
@@ -66,18 +54,29 @@ def eprop_grads(
     labels,
     reg: RateRegularisation = NO_REGULARISATION,
     feedback=None,
+    *,
+    loss=per_step_cross_entropy,
+    online: bool = False,
 ):
     """e-prop weight gradients of the classifier loss over one batch of trials.
 
     Args:
         model: the network; ``hidden`` must reset by subtraction and have no
-            refractory period (the traces above assume both).
+            refractory period (the traces above assume both). Its reset's
+            derivative is dropped whatever ``detach_reset`` says.
         x: ``[T, B, n_in]`` input spikes.
         labels: ``int[B]`` classes.
         reg: the firing-rate regulariser (online form, see
             :class:`~spars.learning.RateRegularisation`).
         feedback: ``[n_rec, n_out]`` fixed random feedback weights (random
             e-prop), or None for symmetric feedback through ``w_out``.
+        loss: ``(y [T, B, n_out], labels) -> scalar`` (see :func:`bptt_grads`);
+            its error at each step is e-prop's learning signal. ``online``
+            needs :func:`~spars.learning.per_step_cross_entropy`, whose error
+            is known at the step itself.
+        online: run per-synapse eligibility traces forward in time (memory
+            independent of ``T``) instead of differentiating the cut network
+            (memory ``T x B x neurons``, time that follows the spikes).
 
     Returns:
         ``(grads, Metrics)`` with ``grads`` shaped like :func:`bptt_grads`'s.
@@ -86,158 +85,62 @@ def eprop_grads(
     _check_neurons(model)
     if feedback is not None and feedback.shape != model.w_out.shape:
         raise ValueError(f"feedback shape {feedback.shape} must equal w_out's {model.w_out.shape}")
-    n_steps, batch = x.shape[:2]
-    layouts = (_layout(model.w_in), _layout(model.w_rec))
-    traces = _init_traces(model, layouts, batch)
-    carry = (model.init(batch), jnp.zeros((batch, model.hidden.n)), traces)
-    totals = (jnp.zeros(()), jnp.zeros((batch, model.readout.n)), jnp.zeros(()))
-    step = _step_fn(model, layouts, labels, reg, feedback, n_steps * batch)
-    (_, _, traces), (loss, y_sum, spikes) = jax.lax.scan(step, (carry, totals), x)[0]
-    grads = eqx.tree_at(
-        lambda m: (m.w_in.weight, m.w_rec.weight, m.w_out, m.b_out),
-        model,
-        (
-            layouts[0].to_weights(traces[0].grad),
-            layouts[1].to_weights(traces[1].grad),
-            traces[2].grad_w,
-            traces[2].grad_b,
-        ),
-    )
-    rate = spikes / (n_steps * batch * model.hidden.n) * 1e3 / model.hidden.dt
-    correct = jnp.sum(jnp.argmax(y_sum, -1) == labels)
-    return eqx.filter(grads, trainable(model)), Metrics(loss, correct, rate)
+    if online:
+        if loss is not per_step_cross_entropy:
+            raise ValueError("online e-prop learns from per_step_cross_entropy only")
+        return online_grads(model, x, labels, reg, feedback)
+    params, static = eqx.partition(model, trainable(model))
+
+    def total(params):
+        m = eqx.combine(params, static)
+        z, y = local_run(m, x, feedback)
+        ce, penalty = loss_terms(z, y, labels, reg, m.hidden.dt, loss)
+        return ce + penalty, (z, y)
+
+    (value, (z, y)), grads = eqx.filter_value_and_grad(total, has_aux=True)(params)
+    return grads, metrics(z, y, labels, value, model.hidden.dt)
 
 
-def _step_fn(model, layouts, labels, reg, feedback, norm):
-    hidden, readout = model.hidden, model.readout
-    decays = _decays(hidden, readout)
-    lam = jnp.exp(-hidden.dt / jnp.asarray(reg.tau_reg))
-    f_target = reg.f_target * hidden.dt * 1e-3
-    feedback = model.w_out if feedback is None else feedback
-    onehot = jax.nn.one_hot(labels, readout.n)
+def local_run(model: RecurrentSNN, x, feedback=None):
+    """``model.run(x)`` whose backward pass is e-prop's: ``(z [T, B, n_rec], y [T, B, n_out])``.
 
-    def step(state, x):
-        ((h, y, z_prev), f, (t_in, t_rec, t_out)), (loss, y_sum, spikes) = state
-        drive = model.drive(x, z_prev)
-        z, psi, h = hidden.step_with_derivative(h, drive)
-        y, _ = readout.step(y, z @ model.w_out + model.b_out)
-        error = (jax.nn.softmax(y) - onehot) / norm  # d loss / d y_t
-        f = lam * f + (1 - lam) * z
-        excess = reg.c_reg * (f - f_target) / norm
-        signals = (psi, error @ feedback.T, excess, decays)
-        t_in = _update(t_in, layouts[0], x, *signals)
-        t_rec = _update(t_rec, layouts[1], z_prev, *signals)
-        t_out = _update_readout(t_out, z, error, decays.kappa)
-        ce = -jnp.sum(onehot * jax.nn.log_softmax(y)) / norm
-        loss = loss + ce + jnp.sum(excess * z)
-        carry = ((h, y, z), f, (t_in, t_rec, t_out))
-        return (carry, (loss, y_sum + y, spikes + z.sum())), None
+    The forward pass is unchanged; backward, recurrent spikes carry no
+    gradient, the reset is detached and readout errors reach the hidden
+    neurons through ``feedback`` (None: ``w_out``).
+    """
+    hidden = dataclasses.replace(model.hidden, detach_reset=True)
 
-    return step
+    def step(carry, x_t):
+        h, y, z_prev = carry
+        drive = model.w_in.propagate(x_t) + model.w_rec.propagate(jax.lax.stop_gradient(z_prev))
+        z, h = hidden.step(h, drive)
+        y, _ = model.readout.step(y, _readout_input(z, model.w_out, feedback) + model.b_out)
+        return (h, y, z), (z, y)
+
+    _, (z, y) = jax.lax.scan(step, model.init(x.shape[1]), x)
+    return z, y
 
 
-class Decays(NamedTuple):
-    """Per-step factors of the traces (``rho``, ``beta`` only for ALIF)."""
-
-    alpha: jax.Array  # membrane
-    kappa: jax.Array  # readout
-    rho: jax.Array | None = None  # adaptation
-    beta: float | None = None  # threshold per unit of adaptation [mV]
+def _readout_input(z, w_out, feedback):
+    return z @ w_out if feedback is None else _through_feedback(z, w_out, feedback)
 
 
-def _decays(hidden, readout) -> Decays:
-    def decay(tau, dt):
-        return jnp.exp(-dt / jnp.asarray(tau))
-
-    alpha, kappa = decay(hidden.tau_mem, hidden.dt), decay(readout.tau_mem, readout.dt)
-    if isinstance(hidden, ALIF):
-        return Decays(alpha, kappa, decay(hidden.tau_adapt, hidden.dt), hidden.beta)
-    return Decays(alpha, kappa)
+@jax.custom_vjp
+def _through_feedback(z, w_out, feedback):
+    """``z @ w_out``, whose gradient w.r.t. ``z`` goes through ``feedback`` instead."""
+    return z @ w_out
 
 
-def _update(tr: ProjectionTraces, layout, pre, psi, signal, excess, d: Decays):
-    """One step of a projection's traces and gradient."""
-    zbar = d.alpha * tr.zbar + pre
-    psi_s, zbar_s = layout.post(psi), layout.pre(zbar)
-    if d.rho is None:
-        e, eps_a = psi_s * zbar_s, tr.eps_a
-    else:
-        e = psi_s * (zbar_s - d.beta * tr.eps_a)
-        eps_a = psi_s * zbar_s + (d.rho - psi_s * d.beta) * tr.eps_a
-    ebar = d.kappa * tr.ebar + e
-    grad = tr.grad + jnp.sum(layout.post(signal) * ebar + layout.post(excess) * e, 0)
-    return ProjectionTraces(zbar, eps_a, ebar, grad)
+def _through_feedback_fwd(z, w_out, feedback):
+    return z @ w_out, (z, feedback)
 
 
-class SlotLayout(NamedTuple):
-    """Traces over every slot of the weights (``[B, n_pre, width]``)."""
-
-    syn: Synapses
-
-    @property
-    def shape(self):
-        return self.syn.weight.shape
-
-    def pre(self, v):
-        return v[..., None]
-
-    def post(self, v):
-        return self.syn.at_synapses(v)
-
-    def to_weights(self, grad):
-        return grad
+def _through_feedback_bwd(residuals, g):
+    z, feedback = residuals
+    return g @ feedback.T, z.T @ g, jnp.zeros_like(feedback)
 
 
-class ListLayout(NamedTuple):
-    """Traces over a list of the real synapses (``[B, max_synapses]``)."""
-
-    slot: jax.Array  # [S] flat slot of each listed synapse; n_pre * max_row past the end
-    pre_id: jax.Array  # [S]
-    post_id: jax.Array  # [S]; n_post past the end
-    weight_shape: tuple  # [n_pre, max_row]
-
-    @property
-    def shape(self):
-        return self.slot.shape
-
-    def pre(self, v):
-        return v[..., self.pre_id]
-
-    def post(self, v):
-        return gather_post(v, self.post_id)
-
-    def to_weights(self, grad):
-        flat = jnp.zeros(math.prod(self.weight_shape), grad.dtype)
-        return flat.at[self.slot].set(grad, mode="drop").reshape(self.weight_shape)
-
-
-def _layout(syn: Synapses):
-    if getattr(syn, "max_synapses", None) is None:
-        return SlotLayout(syn)
-    conn, size = syn.conn, syn.max_synapses
-    slot, count = nonzero_ids(conn.mask, size)
-    slot = eqx.error_if(slot, count > size, "more real synapses than max_synapses; raise it")
-    post = conn.indices.reshape(-1).at[slot].get(mode="fill", fill_value=conn.n_post)
-    pre = jnp.minimum(slot // conn.max_row, conn.n_pre - 1)
-    return ListLayout(slot, pre, post, conn.indices.shape)
-
-
-def _update_readout(tr: ReadoutTraces, z, error, kappa):
-    zbar, ones = kappa * tr.zbar + z, kappa * tr.ones + 1.0
-    return ReadoutTraces(zbar, ones, tr.grad_w + zbar.T @ error, tr.grad_b + ones * error.sum(0))
-
-
-def _init_traces(model: RecurrentSNN, layouts, batch: int):
-    def projection(syn: Synapses, layout):
-        zeros = jnp.zeros((batch, *layout.shape), syn.weight.dtype)
-        eps_a = zeros if isinstance(model.hidden, ALIF) else jnp.zeros(())
-        return ProjectionTraces(jnp.zeros((batch, syn.shape[0])), eps_a, zeros, zeros[0])
-
-    n_rec, n_out = model.w_out.shape
-    readout = ReadoutTraces(
-        jnp.zeros((batch, n_rec)), jnp.zeros(()), jnp.zeros((n_rec, n_out)), jnp.zeros(n_out)
-    )
-    return projection(model.w_in, layouts[0]), projection(model.w_rec, layouts[1]), readout
+_through_feedback.defvjp(_through_feedback_fwd, _through_feedback_bwd)
 
 
 def _check_neurons(model: RecurrentSNN):

@@ -2,10 +2,11 @@
 
 Input spikes -> recurrent (A)LIF layer -> leaky-integrator readout with a
 bias. At step ``t`` the hidden layer receives ``W_in x_t + W_rec z_{t-1}``
-and the readout ``y_t = kappa y_{t-1} + W_out^T z_t + b``. The loss is the
-cross-entropy of ``softmax(y_t)`` averaged over steps and batch, plus the
-online firing-rate regulariser of Bellec et al. (2020); the predicted class
-is the argmax of the time-averaged readout.
+and the readout ``y_t = kappa y_{t-1} + W_out^T z_t + b``. The loss is a
+cross-entropy of the readout (:func:`per_step_cross_entropy`, e-prop's, by
+default, or :func:`mean_cross_entropy`) plus the online firing-rate
+regulariser of Bellec et al. (2020); the predicted class is the argmax of
+the time-averaged readout.
 """
 
 from typing import NamedTuple
@@ -118,9 +119,27 @@ def running_rate(z: Float[Array, "T B n"], reg: RateRegularisation, dt: float):
     return f
 
 
-def loss_terms(z, y, labels, reg: RateRegularisation, dt: float):
-    """``(cross-entropy, regulariser)``, each a scalar averaged over steps and batch."""
-    ce = optax.softmax_cross_entropy_with_integer_labels(y, labels[None]).mean()
+def per_step_cross_entropy(y: Float[Array, "T B out"], labels: Int[Array, " B"]):
+    """Cross-entropy of ``softmax(y_t)`` at every step, averaged over steps and batch.
+
+    e-prop's loss (Bellec et al. 2020, mlGeNN): every step has its own
+    error, so an online rule can learn during the trial.
+    """
+    return optax.softmax_cross_entropy_with_integer_labels(y, labels[None]).mean()
+
+
+def mean_cross_entropy(y: Float[Array, "T B out"], labels: Int[Array, " B"]):
+    """Cross-entropy of ``softmax(mean_t y_t)``, averaged over the batch.
+
+    The loss on what is predicted (the time-averaged readout); its error
+    reaches every step alike, so it needs the whole trial (not online).
+    """
+    return optax.softmax_cross_entropy_with_integer_labels(y.mean(0), labels).mean()
+
+
+def loss_terms(z, y, labels, reg: RateRegularisation, dt: float, loss=per_step_cross_entropy):
+    """``(loss(y, labels), regulariser)``, the regulariser averaged over steps and batch."""
+    ce = loss(y, labels)
     excess = jax.lax.stop_gradient(running_rate(z, reg, dt) - reg.f_target * dt * 1e-3)
     return ce, reg.c_reg * jnp.mean(jnp.sum(excess * z, axis=-1))
 
