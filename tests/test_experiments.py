@@ -1,5 +1,8 @@
 import json
 
+import numpy as np
+import pytest
+
 from experiments import benchmark, quickstart
 
 
@@ -41,45 +44,108 @@ def test_classifier_writes_metrics_figures_and_summary(tmp_path):
     out = tmp_path / "clf"
     result = classifier.main([*TINY, "--epochs", "2", "--out", str(out)])
     assert [(r["rule"], r["connectivity"]) for r in result["summary"]] == [
-        ("eprop", c) for c in ("deep_r", "dense", "sparse")
+        ("-", "gru"), *[("eprop", c) for c in ("deep_r", "dense", "sparse")]
     ]
-    for name in ("summary.json", "summary.csv", "accuracy.png", "rewiring.png", "weights.png"):
+    for name in ("summary.json", "summary.csv", "accuracy.png", "connectivity.png",
+                 "lifetimes.png"):  # fmt: skip
         assert (out / name).stat().st_size > 0
     run = json.loads((out / "eprop_deep_r_seed0" / "metrics.json").read_text())
     assert len(run["epochs"]) == 2 and len(run["rewiring"]) == 2 * (96 // 16)
-    first = run["epochs"][0]
+    first, last = run["epochs"]
     assert 0 <= first["test_accuracy"] <= 1 and first["weight_bytes"] > 0
     assert first["removed"] == first["added"] + first["failed"]  # DEEP R keeps the count
+    assert first["removed"] == sum(sum(first["removed_by_age"][n]) for n in ("in", "rec"))
+    assert sum(r[0] + r[1] for r in run["rewiring"][:6]) == first["removed"]
+    assert 0 < last["informative_fraction"] <= 1 and 0 <= last["original_fraction_in"] <= 1
     assert run["epochs"][-1]["synapses"] == result["records"][2]["epochs"][0]["synapses"]
+    degrees = run["final"]["in_in_degree"]
+    assert len(degrees) == 24 and sum(degrees) == sum(run["final"]["in_out_degree"])
     csv_lines = (out / "eprop_dense_seed0" / "metrics.csv").read_text().splitlines()
     assert csv_lines[0].startswith("epoch,train_loss") and len(csv_lines) == 3
+    gru = result["summary"][0]
+    assert gru["synapses"] > 0 and result["summary"][1]["gap_to_baseline"] == pytest.approx(
+        result["summary"][1]["test_accuracy_mean"] - gru["test_accuracy_mean"]
+    )
 
 
 def test_classifier_resume_continues_bit_for_bit(tmp_path):
     from experiments import classifier
 
-    args = [*TINY, "--rule", "eprop", "--connectivity", "deep_r"]
+    args = [*TINY, "--rule", "eprop", "--connectivity", "deep_r", "--no-baseline"]
     classifier.main([*args, "--epochs", "2", "--out", str(tmp_path / "straight")])
     classifier.main([*args, "--epochs", "1", "--out", str(tmp_path / "resumed")])
     classifier.main([*args, "--epochs", "2", "--out", str(tmp_path / "resumed"), "--resume"])
     runs = [tmp_path / k / "eprop_deep_r_seed0" for k in ("straight", "resumed")]
     saved = [(r / "checkpoint.eqx").read_bytes() for r in runs]
-    assert saved[0] == saved[1]  # parameters, connectivity, optimizer moments, noise key
+    assert saved[0] == saved[1]  # parameters, connectivity, ages, optimizer moments, noise key
     metrics = [json.loads((r / "metrics.json").read_text()) for r in runs]
     for key in ("train_loss", "test_accuracy", "removed", "synapses"):
         assert [e[key] for e in metrics[0]["epochs"]] == [e[key] for e in metrics[1]["epochs"]]
     assert metrics[0]["rewiring"] == metrics[1]["rewiring"]
 
 
+def test_classifier_runs_on_shd_files_in_the_true_layout(tmp_path):
+    """``--dataset shd --data-dir``: the paper's preset, scaled down by ``--quick``."""
+    from experiments import classifier
+    from tests.test_data import write_shd
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 40), ("test", 12)):
+        counts = rng.integers(5, 30, n)
+        times = [np.sort(rng.uniform(0, 0.05, k)) for k in counts]
+        units = [rng.integers(0, 700, k) for k in counts]
+        write_shd(tmp_path / f"shd_{split}.h5", times, units, rng.integers(0, 20, n))
+    args = classifier.parse_args(["--dataset", "shd", "--data-dir", str(tmp_path)])
+    assert (args.neuron, args.hidden, args.batch, args.p_rec) == ("alif", 512, 512, 0.05)
+    out = tmp_path / "out"
+    argv = ["--dataset", "shd", "--data-dir", str(tmp_path), "--quick", "--duration", "60",
+            "--batch", "8", "--hidden", "16", "--out", str(out), "--no-baseline",
+            "--connectivity", "deep_r"]  # fmt: skip
+    result = classifier.main(argv)
+    run = result["records"][0]
+    assert run["config"]["neuron"] == "alif" and run["config"]["n_steps"] == 60
+    assert len(run["epochs"]) == 2 and len(run["rewiring"]) == 2 * (40 // 8)
+    with pytest.raises(SystemExit, match="shd_train.h5"):
+        classifier.main(["--dataset", "shd", "--out", str(out)])
+
+
+def test_gru_baseline_equals_equinox_cell_step_by_step():
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    from experiments.classifier.baseline import GRUClassifier
+
+    net = GRUClassifier(30, 8, 3, input_gain=2.0, key=jax.random.key(0))
+    x = (jax.random.uniform(jax.random.key(1), (12, 5, 30)) < 0.2).astype(jnp.float32)
+
+    def reference(x_one):  # equinox's own cell, one sample, one step at a time
+        h, states = jnp.zeros(8), []
+        for x_t in x_one:
+            h = net.cell(2.0 * x_t, h)
+            states.append(h)
+        return net.readout(jnp.mean(jnp.stack(states), 0))
+
+    expected = jnp.stack([reference(x[:, b]) for b in range(5)])
+    np.testing.assert_allclose(net(x), expected, rtol=1e-5, atol=1e-6)
+    grads = eqx.filter_grad(lambda n: jnp.sum(n(x) ** 2))(net)
+    assert np.all(np.isfinite(grads.cell.weight_ih)) and np.any(grads.cell.weight_hh != 0)
+
+
 def test_classifier_benchmark_times_every_connectivity(tmp_path):
-    from experiments import classifier_benchmark
+    from experiments.classifier import benchmark
 
     argv = ["--steps", "20", "--batch", "2", "--hidden", "32", "--inputs", "40", "--reps", "1"]
-    rows = classifier_benchmark.main([*argv, "--rule", "bptt", "--out", str(tmp_path)])
-    assert [r["connectivity"] for r in rows] == ["dense", "sparse", "deep_r"]
+    rows = benchmark.main([*argv, "--rule", "bptt", "eprop-online", "--out", str(tmp_path)])
+    assert [(r["rule"], r["connectivity"]) for r in rows] == [
+        ("bptt", "dense"), ("bptt", "sparse"), ("bptt", "deep_r"),
+        ("eprop-online", "sparse"), ("eprop-online", "deep_r"),
+    ]  # fmt: skip
     assert rows[0]["synapses"] == 40 * 32 + 32 * 32 > rows[1]["synapses"] > 0
-    assert 0 < rows[2]["rewire_share"] < 1
-    assert json.loads((tmp_path / "classifier_step.json").read_text())["rows"] == rows
+    assert 0 < rows[2]["rewiring_share"] < 1 and rows[0]["rewiring_share"] == 0
+    for row in rows:
+        assert row["epoch_s"] > 0 and row["eval_ms"] > 0
+    assert json.loads((tmp_path / "classifier_epoch.json").read_text())["rows"] == rows
 
 
 def test_kernel_benchmark_writes_json_and_figure(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""Networks, training state and jitted steps of ``experiments.classifier``.
+"""Networks, training state and jitted steps of the classifier study.
 
 One setup covers the three connectivities of the study: ``dense`` (all-to-all
 matrices), ``sparse`` (fixed random padded rows) and ``deep_r`` (padded rows
@@ -23,39 +23,50 @@ from spars.learning import (
     SparseSynapses,
     bptt_grads,
     eprop_grads,
+    mean_cross_entropy,
+    per_step_cross_entropy,
 )
 
 SPARSE = ("in", "rec")
+AGE_BINS = 12  # removed synapses by age [batches]: 1, 2-3, 4-7, ..., >= 2^11
+
+
+LOSSES = {"per_step": per_step_cross_entropy, "mean": mean_cross_entropy}
+SURROGATES = {  # the e-prop paper's pseudo-derivative, or SuperSpike's
+    "triangle": lambda args: spars.surrogate.Triangle(gamma=0.3, width=args.v_thresh),
+    "fast_sigmoid": lambda args: spars.surrogate.FastSigmoid(slope=10.0 / args.v_thresh),
+}
 
 
 class TrainState(NamedTuple):
     params: dict  # "in", "rec": weights or theta; "out": [n_rec, n_out]; "b": [n_out]
     signs: dict | None  # deep_r: fixed signs of "in" and "rec"
     conns: dict | None  # sparse / deep_r: Connectivity of "in" and "rec"
+    ages: dict | None  # deep_r: batches each synapse has lived, [n_pre, max_row]
     opt_state: Any
     feedback: jax.Array | None  # random e-prop feedback, else None
 
 
 def hidden_layer(args):
-    """The recurrent (A)LIF layer of Bellec et al. (2020): threshold 0.6, reset by subtraction."""
+    """The recurrent (A)LIF layer of Bellec et al. (2020): reset by subtraction, Triangle psi."""
     kw = dict(
-        tau_mem=20.0,
-        v_thresh=0.6,
+        tau_mem=args.tau_mem,
+        v_thresh=args.v_thresh,
         dt=args.dt,
         reset_by_subtraction=True,
         detach_reset=True,
-        spike_fn=spars.surrogate.Triangle(gamma=0.3, width=0.6),
+        spike_fn=SURROGATES[args.surrogate](args),
     )
     if args.neuron == "alif":
-        return neurons.ALIF(args.hidden, tau_adapt=args.tau_adapt, beta=1.74, **kw)
+        return neurons.ALIF(args.hidden, tau_adapt=args.tau_adapt, beta=args.beta, **kw)
     return neurons.LIF(args.hidden, **kw)
 
 
 def init_state(key, args, n_in: int, n_out: int) -> TrainState:
-    """Initial weights (variance ``gain^2 / fan_in`` in every layout), optimizer state."""
+    """Initial weights (variance ``gain^2 / fan_in``, the real fan-in), optimizer state."""
     ks = jax.random.split(key, 7)
     shapes = {
-        "in": (n_in, args.hidden, args.p_in, 1.0),
+        "in": (n_in, args.hidden, args.p_in, args.gain_in),
         "rec": (args.hidden, args.hidden, args.p_rec, args.gain_rec),
     }
     params, conns, signs = {}, {}, {}
@@ -79,17 +90,29 @@ def init_state(key, args, n_in: int, n_out: int) -> TrainState:
     feedback = None
     if args.feedback == "random":
         feedback = jax.random.normal(ks[6], (args.hidden, n_out)) / jnp.sqrt(args.hidden)
+    ages = {n: jnp.where(c.mask, 1.0, 0.0) for n, c in conns.items()} if signs else None
     opt_state = optimizer(args, key).init(params)
-    return TrainState(params, signs or None, conns or None, opt_state, feedback)
+    return TrainState(params, signs or None, conns or None, ages, opt_state, feedback)
 
 
 def optimizer(args, key) -> optax.GradientTransformationExtraArgs:
-    """Adam; for DEEP R with its L1 gradient before and its noise after."""
-    adam = optax.adam(args.lr)
+    """Adam; for DEEP R with its L1 gradient before and its noise after.
+
+    ``args.l1`` is per trial, as in mlGeNN, whose gradients are sums over
+    the trial's steps; ours are means, hence the division by ``n_steps``.
+    """
+    adam = optax.adam(learning_rate(args, args.lr))
     if args.connectivity != "deep_r":
         return optax.with_extra_args_support(adam)
     noise = rules.deep_r_noise(args.lr, 0.0, args.temperature, jax.random.fold_in(key, 1))
-    return optax.chain(rules.deep_r_l1(args.l1), adam, noise)
+    return optax.chain(rules.deep_r_l1(args.l1 / args.n_steps), adam, noise)
+
+
+def learning_rate(args, lr: float):
+    """Adam's step: ``lr``, or decaying to 0 along a cosine over the run (``--cosine``)."""
+    if not args.cosine:
+        return lr
+    return optax.cosine_decay_schedule(lr, max(args.epochs * args.batches_per_epoch, 1))
 
 
 def weights_of(params, signs):
@@ -123,14 +146,14 @@ def build_model(state: TrainState, args, n_out: int, bounds: dict | None = None)
         state.params["out"],
         state.params["b"],
         hidden_layer(args),
-        neurons.LeakyIntegrator(n_out, tau_mem=20.0, dt=args.dt),
+        neurons.LeakyIntegrator(n_out, tau_mem=args.tau_out, dt=args.dt),
     )
 
 
 def make_train_step(args, n_out: int, key, bounds: dict | None = None):
     """``step(state, x, labels) -> (state, Metrics)``: gradients, then one optimizer step.
 
-    ``bounds``: from :func:`synapse_bounds`, so e-prop's cost ignores row headroom.
+    ``bounds``: from :func:`synapse_bounds`, so online e-prop's cost ignores row headroom.
     """
     opt = optimizer(args, key)
     reg = RateRegularisation(args.c_reg, args.f_target, args.tau_reg)
@@ -138,10 +161,13 @@ def make_train_step(args, n_out: int, key, bounds: dict | None = None):
     @eqx.filter_jit
     def step(state: TrainState, x, labels):
         model = build_model(state, args, n_out, bounds)
+        loss = LOSSES[args.loss]
         if args.rule == "eprop":
-            g, metrics = eprop_grads(model, x, labels, reg, state.feedback)
+            g, metrics = eprop_grads(
+                model, x, labels, reg, state.feedback, loss=loss, online=args.online
+            )
         else:
-            g, metrics = bptt_grads(model, x, labels, reg)
+            g, metrics = bptt_grads(model, x, labels, reg, loss=loss)
         _, pullback = jax.vjp(lambda p: weights_of(p, state.signs), state.params)
         (g_params,) = pullback({"in": g.w_in.weight, "rec": g.w_rec.weight})
         grads = {**g_params, "out": g.w_out, "b": g.b_out}
@@ -161,18 +187,37 @@ def slot_mask(state: TrainState) -> dict:
 
 @eqx.filter_jit
 def rewire(state: TrainState, key):
-    """DEEP R on both sparse projections; Adam's moments move with their synapses."""
-    conns, params, opt_state, stats = dict(state.conns), dict(state.params), state.opt_state, {}
+    """DEEP R on both sparse projections; Adam's moments and ages move with their synapses.
+
+    Returns ``(state, stats)``: per projection the :class:`~spars.structure.RewireStats`,
+    ``removed_by_age`` (``[AGE_BINS]`` counts of removed synapses by age, bin
+    ``k`` holding ages ``2^k .. 2^(k+1) - 1`` batches) and ``removed_excitatory``.
+    """
+    conns, params, ages = dict(state.conns), dict(state.params), dict(state.ages)
+    signs, opt_state, stats = dict(state.signs), state.opt_state, {}
     for k, name in zip(jax.random.split(key), SPARSE, strict=True):
-        moments = _leaves_under(opt_state, name)
-        variables = {"theta": params[name], "sign": state.signs[name], "moments": moments}
-        conns[name], variables, stats[name] = rules.deep_r(
+        dormant = conns[name].mask & (params[name] < 0)
+        by_age = jnp.zeros(AGE_BINS, jnp.int32).at[_age_bin(ages[name])].add(dormant.astype(int))
+        variables = {
+            "theta": params[name],
+            "sign": signs[name],
+            "age": ages[name],
+            "moments": _leaves_under(opt_state, name),
+        }
+        conns[name], variables, counts = rules.deep_r(
             k, conns[name], variables, autapses=name == "in"
         )
-        params[name] = variables["theta"]
+        params[name], signs[name] = variables["theta"], variables["sign"]
+        ages[name] = jnp.where(conns[name].mask, variables["age"] + 1.0, 0.0)
         opt_state = _replace_under(opt_state, name, variables["moments"])
-        state = state._replace(signs={**state.signs, name: variables["sign"]})
-    return state._replace(conns=conns, params=params, opt_state=opt_state), stats
+        excitatory = jnp.sum(dormant & (state.signs[name] > 0))
+        stats[name] = {"counts": counts, "removed_by_age": by_age, "removed_excitatory": excitatory}
+    new = state._replace(conns=conns, params=params, signs=signs, ages=ages, opt_state=opt_state)
+    return new, stats
+
+
+def _age_bin(age):
+    return jnp.clip(jnp.floor(jnp.log2(jnp.maximum(age, 1.0))), 0, AGE_BINS - 1).astype(jnp.int32)
 
 
 def _leaves_under(tree, name):
@@ -188,12 +233,12 @@ def _replace_under(tree, name, new_leaves):
 
 
 @eqx.filter_jit
-def evaluate(model: RecurrentSNN, x, labels, valid):
-    """Summed cross-entropy and correct count over the ``valid`` samples of a batch."""
+def evaluate(model: RecurrentSNN, x, labels, valid, loss=per_step_cross_entropy):
+    """Summed ``loss`` and correct count over the ``valid`` samples of a batch."""
     _, y = model.run(x)
-    ce = optax.softmax_cross_entropy_with_integer_labels(y, labels[None]).mean(0)
+    per_sample = jax.vmap(loss, in_axes=(1, 0))(y[:, :, None], labels[:, None])
     correct = jnp.argmax(y.mean(0), -1) == labels
-    return jnp.sum(jnp.where(valid, ce, 0.0)), jnp.sum(correct & valid)
+    return jnp.sum(jnp.where(valid, per_sample, 0.0)), jnp.sum(correct & valid)
 
 
 def synapse_count(state: TrainState) -> int:
