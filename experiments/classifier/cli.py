@@ -33,6 +33,7 @@ QUICK = {
     "yin_yang": dict(train_samples=1500, test_samples=600, epochs=4),
 }
 L1_HELP = "DEEP R L1 per trial (mlGeNN's units: divided by the trial's steps)"
+RESUME_HELP = "continue from each run's checkpoint (with --cosine: at the same --epochs)"
 ONLINE_HELP = "e-prop by per-synapse traces (memory independent of the trial length)"
 DATASETS = ["manifolds", "yin_yang", "shd", "ssc", "nmnist", "dvs_gesture"]
 QUICK_FILES = dict(train_samples=512, test_samples=256, epochs=2, batch=32, hidden=128)
@@ -56,7 +57,7 @@ def parse_args(argv):
     _training(p.add_argument_group("training"))
     p.add_argument("--seed", type=int, nargs="+", default=[0])
     p.add_argument("--out", type=Path, default=Path("results/classifier"))
-    p.add_argument("--resume", action="store_true", help="continue from each run's checkpoint")
+    p.add_argument("--resume", action="store_true", help=RESUME_HELP)
     first = p.parse_args(argv)
     p.set_defaults(**DATASET_DEFAULTS.get(first.dataset, {}))
     if first.quick:  # explicit options still win

@@ -135,10 +135,11 @@ def _maybe_resume(folder: Path, state, record: dict, resume: bool):
     if not (resume and (folder / "checkpoint.eqx").exists()):
         return state, record
     saved = json.loads((folder / "metrics.json").read_text())
+    extendable = () if record["config"]["cosine"] else ("epochs",)  # cosine spans --epochs
     changed = {
         k
         for k in record["config"]
-        if k != "epochs" and saved["config"].get(k) != record["config"][k]
+        if k not in extendable and saved["config"].get(k) != record["config"][k]
     }
     if changed:
         raise SystemExit(f"{folder}: --resume with different settings: {sorted(changed)}")
