@@ -112,8 +112,7 @@ def local_run(model: RecurrentSNN, x, feedback=None):
 
     def step(carry, x_t):
         h, y, z_prev = carry
-        drive = model.w_in.propagate(x_t) + model.w_rec.propagate(jax.lax.stop_gradient(z_prev))
-        z, h = hidden.step(h, drive)
+        z, h = hidden.step(h, model.drive(x_t, jax.lax.stop_gradient(z_prev)))
         y, _ = model.readout.step(y, _readout_input(z, model.w_out, feedback) + model.b_out)
         return (h, y, z), (z, y)
 
