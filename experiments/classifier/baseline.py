@@ -5,8 +5,6 @@ same batches, epochs and data order, Adam, cross-entropy on the readout of
 the time-averaged hidden state.
 """
 
-import time
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -81,22 +79,12 @@ def make_train_step(args):
 
 
 @eqx.filter_jit
-def _evaluate_batch(net, x, labels, valid):
+def evaluate_batch(net, x, labels, valid):
+    """Summed cross-entropy and correct count over the ``valid`` samples of a batch."""
     logits = batch_logits(net, x)
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
     correct = jnp.argmax(logits, -1) == labels
     return jnp.sum(jnp.where(valid, ce, 0.0)), jnp.sum(correct & valid)
-
-
-def evaluate(net, test_batches, n_test: int) -> dict:
-    """Test loss and accuracy over ``(x, labels, valid)`` batches, and the time taken [s]."""
-    start = time.perf_counter()
-    loss, correct = 0.0, 0
-    for x, labels, valid in test_batches:
-        batch_loss, batch_correct = _evaluate_batch(net, x, labels, valid)
-        loss, correct = loss + float(batch_loss), correct + int(batch_correct)
-    elapsed = time.perf_counter() - start
-    return dict(test_loss=loss / n_test, test_accuracy=correct / n_test, eval_time_s=elapsed)
 
 
 def parameter_count(net) -> int:

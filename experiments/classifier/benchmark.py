@@ -88,11 +88,7 @@ def _epoch_seconds(row: dict, args) -> float:
 
 def _peak_mb(step, *args) -> float | None:
     """Temporary + argument + output bytes of the compiled step [MB], if XLA reports them."""
-    compiled = step.lower(*args).compile().compiled  # equinox wraps jax's Compiled
-    try:
-        stats = compiled.memory_analysis()
-    except NotImplementedError:
-        return None
+    stats = step.lower(*args).compile().compiled.memory_analysis()  # equinox wraps jax's
     if stats is None:
         return None
     total = stats.temp_size_in_bytes + stats.argument_size_in_bytes + stats.output_size_in_bytes

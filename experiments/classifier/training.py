@@ -9,6 +9,7 @@ bit: the data order and the rewiring keys come from (seed, epoch, batch).
 import argparse
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 import equinox as eqx
@@ -85,11 +86,18 @@ def _train_epoch(state, step, train, args, key, epoch: int, rewiring: list):
 
 
 def _evaluate(state, test, args, n_out) -> dict:
-    start = time.perf_counter()
     model = M.build_model(state, args, n_out)
+    loss = M.LOSSES[args.loss]
+    return _score(lambda x, labels, valid: M.evaluate(model, x, labels, valid, loss), test, args)
+
+
+def _score(evaluate_batch, test, args) -> dict:
+    """Test loss and accuracy from ``evaluate_batch(x, labels, valid) -> (summed loss,
+    correct)`` over the test set, and the time taken [s]."""
+    start = time.perf_counter()
     loss, correct = 0.0, 0
     for x, labels, valid in test_batches(test, args):
-        batch_loss, batch_correct = M.evaluate(model, x, labels, valid, M.LOSSES[args.loss])
+        batch_loss, batch_correct = evaluate_batch(x, labels, valid)
         loss, correct = loss + float(batch_loss), correct + int(batch_correct)
     elapsed = time.perf_counter() - start
     return dict(test_loss=loss / len(test), test_accuracy=correct / len(test), eval_time_s=elapsed)
@@ -118,7 +126,7 @@ def train_baseline(config: dict, train, test, folder: Path) -> dict:
         n_batches = len(train) // args.batch
         stats = dict(epoch=epoch, train_loss=loss / n_batches, train_time_s=elapsed)
         stats.update(train_accuracy=correct / (n_batches * args.batch), rewire_time_s=0.0)
-        stats.update(baseline.evaluate(net, test_batches(test, args), len(test)))
+        stats.update(_score(partial(baseline.evaluate_batch, net), test, args))
         stats.update(synapses=baseline.parameter_count(net))
         record["epochs"].append(stats)
         report.write_run(folder, record)
