@@ -18,7 +18,17 @@ from .convert import from_coo as from_coo
 from .convert import from_dense as from_dense
 from .convert import to_coo as to_coo
 from .convert import to_dense as to_dense
+from .delays import DelayBuffer as DelayBuffer
+from .delays import delay_buffer as delay_buffer
+from .delays import propagate_delayed as propagate_delayed
+from .delays import propagate_delayed_reference as propagate_delayed_reference
+from .delays import random_delays as random_delays
+from .delays import validate_delays as validate_delays
 from .kernels._events import Events as Events
+from .positions import delays_from_positions as delays_from_positions
+from .positions import grid_positions as grid_positions
+from .positions import position_delays as position_delays
+from .positions import synapse_distances as synapse_distances
 from .propagation import propagate as propagate
 from .propagation import propagate_reference as propagate_reference
 from .propagation import spike_events as spike_events

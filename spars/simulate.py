@@ -1,7 +1,9 @@
 """Runs populations joined by sparse projections over time with ``lax.scan``.
 
-A spike emitted at step ``t`` reaches its targets at step ``t + 1`` (one
-step of synaptic delay, as in GeNN).
+A spike emitted at step ``t`` reaches its targets at step ``t + d``: ``d =
+1`` (as in GeNN) unless the projection carries per-synapse ``delays``
+(:mod:`spars.delays`), whose input waits in a :class:`~spars.DelayBuffer`
+of the network state.
 """
 
 from collections.abc import Callable
@@ -14,21 +16,61 @@ from jax import lax
 
 from ._custom_types import SynapseVar
 from .connectivity import Connectivity
+from .delays import DelayBuffer, delay_buffer, propagate_delayed, validate_delays
 from .propagation import propagate
 
 
 class Projection(eqx.Module):
-    """Sparse synapses from population ``pre`` to population ``post``."""
+    """Sparse synapses from population ``pre`` to population ``post``.
+
+    Attributes:
+        pre, post: population names (static).
+        conn: the connectivity.
+        weights: ``[n_pre, max_row]`` weights.
+        delays: optional ``[n_pre, max_row]`` delays [steps] in ``[1,
+            max_delay]`` (int, or float for learnable delays); None: every
+            delay is 1 step.
+        max_delay: the delay bound [steps] (static); needed with ``delays``.
+    """
 
     pre: str = eqx.field(static=True)
     post: str = eqx.field(static=True)
     conn: Connectivity
     weights: SynapseVar
+    delays: SynapseVar | None = None
+    max_delay: int | None = eqx.field(static=True, default=None)
+
+    def __check_init__(self):
+        if self.delays is None:
+            if self.max_delay is not None:
+                raise ValueError("max_delay is given without delays")
+            return
+        if not isinstance(self.max_delay, int) or self.max_delay < 1:
+            raise ValueError(f"delays need max_delay, an int >= 1 [steps], got {self.max_delay!r}")
+        validate_delays(self.conn, self.delays, self.max_delay)
+
+    def buffer(self, batch_shape: tuple[int, ...]) -> DelayBuffer | None:
+        """An empty :class:`~spars.DelayBuffer` for this projection (None without delays)."""
+        if self.delays is None:
+            return None
+        return delay_buffer(self.max_delay, self.conn.n_post, batch_shape,
+                            jnp.result_type(self.weights))  # fmt: skip
+
+    def input(self, spikes, buffer: DelayBuffer | None):
+        """``(postsynaptic input of the coming step, buffer)`` for the spikes just emitted."""
+        if self.delays is None:
+            return propagate(self.conn, self.weights, spikes), None
+        if buffer is None:
+            raise ValueError("a projection with delays needs its DelayBuffer in the state; "
+                             "start from network.init")  # fmt: skip
+        buffer = propagate_delayed(self.conn, self.weights, self.delays, spikes, buffer)
+        return buffer.pop()
 
 
 class NetworkState(NamedTuple):
     populations: dict[str, Any]  # each population's state
     outputs: dict[str, jax.Array]  # each population's last output (spikes)
+    buffers: dict[str, DelayBuffer] = {}  # input in flight, per delayed projection
 
 
 class Network(eqx.Module):
@@ -57,18 +99,25 @@ class Network(eqx.Module):
             for k, (name, pop) in zip(keys, sorted(self.populations.items()), strict=False)
         }
         outputs = {name: jnp.zeros((*batch_shape, pop.n)) for name, pop in self.populations.items()}
-        return NetworkState(states, outputs)
+        buffers = {
+            name: proj.buffer(batch_shape)
+            for name, proj in self.projections.items()
+            if proj.delays is not None
+        }
+        return NetworkState(states, outputs, buffers)
 
     def step(self, state: NetworkState, external: dict | None = None) -> NetworkState:
         """One time step; ``external[name]`` is added to that population's drive."""
-        drive = dict(external or {})
-        for proj in self.projections.values():
-            current = propagate(proj.conn, proj.weights, state.outputs[proj.pre])
+        drive, buffers = dict(external or {}), {}
+        for name, proj in self.projections.items():
+            current, buffer = proj.input(state.outputs[proj.pre], state.buffers.get(name))
+            if buffer is not None:
+                buffers[name] = buffer
             drive[proj.post] = current + drive[proj.post] if proj.post in drive else current
         states, outputs = {}, {}
         for name, pop in self.populations.items():
             outputs[name], states[name] = pop.step(state.populations[name], drive.get(name))
-        return NetworkState(states, outputs)
+        return NetworkState(states, outputs, buffers)
 
 
 def simulate(

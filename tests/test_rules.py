@@ -24,23 +24,30 @@ def _network(seed, p=0.2, headroom=2.0):
         conn.mask, jax.random.normal(jax.random.fold_in(key, 1), conn.indices.shape), 0
     )
     ids = jnp.where(conn.mask, 1.0 + jnp.arange(conn.indices.size).reshape(conn.indices.shape), 0)
-    variables = {**rules.deep_r_init(key, conn, weight), "weight": weight, "id": ids}
+    delay = jax.random.randint(jax.random.fold_in(key, 2), conn.indices.shape, 1, MAX_DELAY + 1)
+    variables = {**rules.deep_r_init(key, conn, weight), "weight": weight, "id": ids,
+                 "delay": jnp.where(conn.mask, delay, 0)}  # fmt: skip
     return conn, variables
+
+
+MAX_DELAY = 6
+NEW_DELAY = spars.random_delays(2, 5)  # new synapses draw a delay in [2, 5] steps
 
 
 def _apply(name, key, conn, variables):
     v = variables
+    new = {"new_synapse": NEW_DELAY}
     if name == "deep_r":
-        return rules.deep_r(key, conn, v, max_rounds=32)
+        return rules.deep_r(key, conn, v, max_rounds=32, **new)
     if name == "set":
-        return rules.set_rewire(key, conn, v, zeta=0.3, new_weight=0.5)
+        return rules.set_rewire(key, conn, v, zeta=0.3, new_weight=0.5, **new)
     if name == "rigl_dense":
-        return rules.rigl(key, conn, v, jax.random.normal(key, conn.shape), zeta=0.2)
+        return rules.rigl(key, conn, v, jax.random.normal(key, conn.shape), zeta=0.2, **new)
     if name == "rigl_sampled":
         score = rules.outer_product_score(
             jax.random.normal(key, (4, conn.n_pre)), jax.random.normal(key, (4, conn.n_post))
         )
-        return rules.rigl(key, conn, v, score, zeta=0.2)
+        return rules.rigl(key, conn, v, score, zeta=0.2, **new)
     if name == "prune":
         return rules.magnitude_prune(key, conn, v, sparsity=0.9)
     return rules.topographic(
@@ -57,6 +64,7 @@ def _apply(name, key, conn, variables):
         threshold=0.0,
         new_weight=0.7,
         max_in_degree=12,
+        **new,
     )
 
 
@@ -74,7 +82,8 @@ def _check_step(name, before, after, stats):
     """Invariants, survivors unchanged, new synapses initialised, stats exact."""
     (conn0, v0), (conn1, v1) = before, after
     spars.validate(conn1, v1)
-    keys = ["weight", "theta", "sign"]
+    spars.validate_delays(conn1, v1["delay"], MAX_DELAY)
+    keys = ["weight", "theta", "sign", "delay"]
     old = {
         vals[0]: (pair, vals[1:])
         for pair, vals in pairs_of(conn0, v0["id"], *(v0[k] for k in keys)).items()
@@ -86,7 +95,8 @@ def _check_step(name, before, after, stats):
     fresh = [vals for vals in now.values() if vals[0] == 0]
     assert int(stats.removed) == len(old) - len(survivors)
     assert int(stats.added) == len(fresh)
-    for weight, theta, sign in (f[1:] for f in fresh):
+    for weight, theta, sign, delay in (f[1:] for f in fresh):
+        assert delay in (2, 3, 4, 5)
         if name == "deep_r":
             assert weight == 0 and theta == 0 and sign in (-1.0, 1.0)
         else:
@@ -107,6 +117,31 @@ def test_any_sequence_of_rules_keeps_invariants_and_survivors(seed, sequence):
             assert int(stats.failed) == 0
             assert int(conn.n_synapses) == int(state[0].n_synapses)
         state = (conn, _renumber(conn, variables))
+
+
+def test_a_long_rule_sequence_keeps_invariants_and_moves_delays_with_their_synapses():
+    rng = np.random.default_rng(11)
+    state = _network(5)
+    for step, name in enumerate(rng.choice(RULES, 24)):
+        key = jax.random.key(100 + step)
+        if name == "deep_r":
+            state = (state[0], _perturb_theta(key, *state))
+        conn, variables, stats = _JITTED[name](key, *state)
+        _check_step(name, state, (conn, variables), stats)
+        state = (conn, _renumber(conn, variables))
+    assert int(state[0].n_synapses) > 0
+
+
+def test_new_synapse_values_are_checked():
+    conn, v = _network(0)
+    with pytest.raises(ValueError, match=r"gave \['lag'\], which are not among the variables"):
+        rules.set_rewire(
+            jax.random.key(0), conn, v, new_synapse=spars.random_delays(1, 2, name="lag")
+        )
+    with pytest.raises(ValueError, match="new_synapse needs variables as a dict"):
+        rules.set_rewire(jax.random.key(0), conn, v["weight"], new_synapse=NEW_DELAY)
+    with pytest.raises(ValueError, match="1 <= low <= high"):
+        spars.random_delays(0, 3)
 
 
 def _renumber(conn, variables):

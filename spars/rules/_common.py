@@ -18,12 +18,24 @@ def weight_of(variables):
     return variables
 
 
-def with_new_weight(variables, value):
-    """New-synapse values for :func:`spars.structure.add_pairs`: ``value`` as weight, 0 else."""
+def new_synapse_values(variables, own: dict, new_synapse, key, pre, post):
+    """New-synapse values for :func:`spars.structure.add_pairs`.
+
+    The rule's ``own`` entries (e.g. ``{"weight": 0.0}``) win, then what
+    ``new_synapse(key, pre, post)`` gives (e.g. ``{"delay": ...}``), then 0.
+    A bare array of ``variables`` takes ``own["weight"]``.
+    """
     if not isinstance(variables, dict):
-        return value
+        if new_synapse is not None:
+            raise ValueError("new_synapse needs variables as a dict (e.g. with a 'delay' entry)")
+        return own["weight"]
+    extra = {} if new_synapse is None else dict(new_synapse(key, pre, post))
+    unknown = sorted(set(extra) - set(variables))
+    if unknown:
+        raise ValueError(f"new_synapse gave {unknown}, which are not among the variables "
+                         f"{sorted(variables)}")  # fmt: skip
     zeros = jax.tree.map(lambda _: 0, variables)
-    return {**zeros, "weight": value}
+    return {**zeros, **extra, **own}
 
 
 def smallest(score, mask, count):
@@ -86,8 +98,8 @@ def regrow(key, conn, variables, removed, new_values, *, n_candidates, max_round
     has room, or ``max_rounds`` are spent.
 
     Args:
-        new_values: ``(key, k) -> PyTree`` of new-synapse values, as in
-            :func:`spars.structure.add_pairs`.
+        new_values: ``(key, pre, post) -> PyTree`` of new-synapse values
+            for candidate pairs ``int32[k]``, as in :func:`spars.structure.add_pairs`.
 
     Returns:
         ``(conn, variables, RewireStats)``.
@@ -105,7 +117,7 @@ def regrow(key, conn, variables, removed, new_values, *, n_candidates, max_round
         conn, variables, added, round_, _ = carry
         key_pairs, key_values = jax.random.split(jax.random.fold_in(key, round_))
         pre, post, room = sample_free_pairs(key_pairs, conn, n_candidates, autapses)
-        values = new_values(key_values, n_candidates)
+        values = new_values(key_values, pre, post)
         conn, variables, stats = add_pairs(
             conn,
             pre,

@@ -24,7 +24,7 @@ import optax
 
 from ..connectivity import Connectivity
 from ..structure import remove
-from ._common import regrow
+from ._common import new_synapse_values, regrow
 
 
 def deep_r_init(key, conn: Connectivity, weights) -> dict:
@@ -65,6 +65,7 @@ def deep_r(
     autapses: bool = True,
     n_candidates: int | None = None,
     max_rounds: int = 32,
+    new_synapse=None,
 ):
     """One DEEP R rewiring step: dormant synapses out, as many random ones in.
 
@@ -79,6 +80,9 @@ def deep_r(
             default 1/128 of the slots, at least 128.
         max_rounds: the most placement rounds; what is still unplaced after
             them (or when no row has room) is reported as ``failed``.
+        new_synapse: ``(key, pre, post) -> dict`` of values for new synapses'
+            other variables (``pre``, ``post`` int32 ``[k]``), e.g. a delay
+            from :func:`spars.delays.random_delays`; default 0.
 
     Returns:
         ``(conn, variables, RewireStats)``.
@@ -88,10 +92,11 @@ def deep_r(
             raise ValueError(f"DEEP R variables need a {name!r} entry, got {sorted(variables)}")
     conn, variables, removed = remove(conn, variables["theta"] >= 0, variables)
 
-    def new_values(key, k):
-        zeros = jax.tree.map(lambda _: 0, variables)
-        sign = jnp.where(jax.random.bernoulli(key, sign_probability, (k,)), 1.0, -1.0)
-        return {**zeros, "theta": 0.0, "sign": sign}
+    def new_values(key, pre, post):
+        key_sign, key_new = jax.random.split(key)
+        sign = jnp.where(jax.random.bernoulli(key_sign, sign_probability, pre.shape), 1.0, -1.0)
+        own = {"theta": 0.0, "sign": sign}
+        return new_synapse_values(variables, own, new_synapse, key_new, pre, post)
 
     return regrow(
         key,

@@ -20,13 +20,14 @@ The gradient of unconnected pairs is given in one of two ways:
 
 import math
 
+import jax
 import jax.numpy as jnp
 from jax import lax
 
 from ..connectivity import Connectivity
 from ..convert import to_dense
 from ..structure import RewireStats, add_pairs
-from ._common import remove_weakest, sample_free_pairs, with_new_weight
+from ._common import new_synapse_values, remove_weakest, sample_free_pairs
 
 
 def outer_product_score(pre_activity, post_grad):
@@ -62,6 +63,7 @@ def rigl(
     zeta: float = 0.3,
     autapses: bool = True,
     n_candidates: int | None = None,
+    new_synapse=None,
 ):
     """One RigL step: drop by weight magnitude, grow by gradient magnitude.
 
@@ -75,6 +77,9 @@ def rigl(
         autapses: whether new synapses may join a neuron to itself.
         n_candidates: random pairs scored when ``grad_score`` is a function
             (static); default 4x the most synapses ``zeta`` can drop.
+        new_synapse: ``(key, pre, post) -> dict`` of values for new synapses'
+            other variables (``pre``, ``post`` int32 ``[k]``), e.g. a delay
+            from :func:`spars.delays.random_delays`; default 0.
 
     Returns:
         ``(conn, variables, RewireStats)``; ``failed`` counts drops that found
@@ -90,7 +95,8 @@ def rigl(
         pre, post, valid = pre[best], post[best], jnp.broadcast_to(room, (k,))
     else:
         pre, post, valid = _dense_candidates(conn, grad_score, bound, autapses)
-    new_values = with_new_weight(variables, 0.0)
+    key_new = None if new_synapse is None else jax.random.fold_in(key, 1)
+    new_values = new_synapse_values(variables, {"weight": 0.0}, new_synapse, key_new, pre, post)
     conn, variables, stats = add_pairs(
         conn, pre, post, variables, new_values, valid=valid, limit=removed
     )

@@ -4,10 +4,11 @@ At each rewiring, the fraction ``zeta`` of synapses with the smallest weight
 magnitude is removed and as many are grown at random unconnected pairs.
 """
 
+import jax
 import jax.numpy as jnp
 
 from ..connectivity import Connectivity
-from ._common import regrow, remove_weakest, with_new_weight
+from ._common import new_synapse_values, regrow, remove_weakest
 
 
 def set_rewire(
@@ -20,6 +21,7 @@ def set_rewire(
     autapses: bool = True,
     n_candidates: int | None = None,
     max_rounds: int = 32,
+    new_synapse=None,
 ):
     """One SET step: drop the ``zeta`` smallest-magnitude synapses, regrow at random.
 
@@ -31,7 +33,8 @@ def set_rewire(
         zeta: fraction of the synapses replaced, in [0, 1].
         new_weight: weight of new synapses: a number, or ``(key, shape) ->
             array`` (e.g. ``lambda k, s: 0.1 * jax.random.normal(k, s)``).
-        autapses, n_candidates, max_rounds: as in :func:`spars.rules.deep_r`.
+        autapses, n_candidates, max_rounds, new_synapse: as in
+            :func:`spars.rules.deep_r`.
 
     Returns:
         ``(conn, variables, RewireStats)``.
@@ -39,9 +42,10 @@ def set_rewire(
     n_drop = jnp.floor(zeta * conn.n_synapses).astype(jnp.int32)
     conn, variables, removed = remove_weakest(conn, variables, n_drop)
 
-    def new_values(key, k):
-        value = new_weight(key, (k,)) if callable(new_weight) else new_weight
-        return with_new_weight(variables, value)
+    def new_values(key, pre, post):
+        key_weight, key_new = jax.random.split(key)
+        value = new_weight(key_weight, pre.shape) if callable(new_weight) else new_weight
+        return new_synapse_values(variables, {"weight": value}, new_synapse, key_new, pre, post)
 
     return regrow(
         key,

@@ -21,7 +21,7 @@ from .._rows import rank_in_group, repeats
 from ..column import in_degree
 from ..connectivity import Connectivity
 from ..structure import RewireStats, add_pairs, remove_listed
-from ._common import random_targets, weight_of, with_new_weight
+from ._common import new_synapse_values, random_targets, weight_of
 
 
 class TopographicEvents(NamedTuple):
@@ -56,6 +56,7 @@ def topographic(
     max_in_degree: int | None = None,
     autapses: bool = True,
     return_events: bool = False,
+    new_synapse=None,
 ):
     """One topographic update: eliminate weak synapses, form near ones.
 
@@ -76,6 +77,9 @@ def topographic(
         autapses: whether a neuron may connect to itself (equal grids only).
         return_events: also return the per-candidate :class:`TopographicEvents`
             (for distance histograms of formations and eliminations).
+        new_synapse: ``(key, pre, post) -> dict`` of values for new synapses'
+            other variables (``pre``, ``post`` int32 ``[k]``), e.g. a delay
+            from :func:`spars.delays.random_delays`; default 0.
 
     Returns:
         ``(conn, variables, RewireStats)``, plus the events if asked;
@@ -84,7 +88,7 @@ def topographic(
     """
     if (conn.n_pre, conn.n_post) != (pre_shape[0] * pre_shape[1], post_shape[0] * post_shape[1]):
         raise ValueError(f"grids {pre_shape} -> {post_shape} do not match {conn.shape}")
-    key_pre, key_post, key_elim, key_form = jax.random.split(key, 4)
+    key_pre, key_post, key_elim, key_form, key_new = jax.random.split(key, 5)
     pre, post = _candidates(key_pre, key_post, conn, n_candidates, autapses)
     first = ~repeats(pre, post)
     match = conn.indices[pre] == post[:, None]
@@ -101,9 +105,9 @@ def topographic(
     if max_in_degree is not None:
         queue = rank_in_group(jnp.where(form, post, conn.n_post), form)
         form = form & (in_degree(conn)[post] + queue < max_in_degree)
-    conn, variables, stats = add_pairs(
-        conn, pre, post, variables, with_new_weight(variables, new_weight), valid=form
-    )
+    own = {"weight": new_weight}
+    new_values = new_synapse_values(variables, own, new_synapse, key_new, pre, post)
+    conn, variables, stats = add_pairs(conn, pre, post, variables, new_values, valid=form)
     rewire_stats = RewireStats(removed, stats.added, stats.overflow)
     if not return_events:
         return conn, variables, rewire_stats

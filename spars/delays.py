@@ -1,0 +1,261 @@
+"""Per-synapse delays: a ring buffer of postsynaptic input and delayed propagation.
+
+Convention (NEST's): delays are in steps of ``dt``; a spike emitted at step
+``t`` reaches a synapse of delay ``d`` at step ``t + d``, ``1 <= d <=
+max_delay``. ``d = 1`` is :func:`spars.propagate`'s one-step delay. Delays
+are a ``[n_pre, max_row]`` per-synapse variable beside the weights (0 in
+padding), so every structural primitive moves them with their synapses.
+
+Each step, :func:`propagate_delayed` adds the spikes of the step that just
+ended into a :class:`DelayBuffer` and :meth:`DelayBuffer.pop` returns the
+input that arrives in the coming step::
+
+    buffer = propagate_delayed(conn, weights, delays, spikes, buffer)
+    current, buffer = buffer.pop()
+
+Real-valued delays are learnable: a synapse's input is split between its two
+neighbouring integer delays (linear interpolation), which makes the input a
+piecewise-linear function of ``d`` with a gradient ``jax.grad`` can follow.
+"""
+
+import math
+from functools import partial
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jaxtyping import Array, Float, Int
+
+from ._custom_types import Spikes, SynapseVar
+from .connectivity import Connectivity
+from .kernels import delayed as KD
+from .kernels._backend import dispatch
+from .kernels._events import Events
+
+
+class DelayBuffer(eqx.Module):
+    """The postsynaptic input still in flight: a ring of ``max_delay`` steps.
+
+    Attributes:
+        values: ``[*batch, max_delay, n_post]`` input per future step; slot
+            ``(now + k) mod max_delay`` arrives ``k`` steps after the next one.
+        now: int32 scalar, the slot that the next :meth:`pop` returns.
+    """
+
+    values: Float[Array, "*batch max_delay post"]
+    now: Int[Array, ""] = eqx.field(converter=lambda x: jnp.asarray(x, jnp.int32))
+
+    @property
+    def max_delay(self) -> int:
+        return self.values.shape[-2]
+
+    @property
+    def n_post(self) -> int:
+        return self.values.shape[-1]
+
+    def pop(self) -> tuple[Float[Array, "*batch post"], "DelayBuffer"]:
+        """``(input of the coming step [*batch, n_post], buffer one step later)``."""
+        axis = self.values.ndim - 2
+        current = lax.dynamic_index_in_dim(self.values, self.now, axis, keepdims=False)
+        cleared = lax.dynamic_update_index_in_dim(
+            self.values, jnp.zeros_like(current), self.now, axis
+        )
+        return current, DelayBuffer(cleared, (self.now + 1) % self.max_delay)
+
+
+def delay_buffer(max_delay: int, n_post: int, batch_shape: tuple[int, ...] = (),
+                 dtype=jnp.float32) -> DelayBuffer:  # fmt: skip
+    """An empty buffer: nothing in flight."""
+    if not isinstance(max_delay, int) or max_delay < 1:
+        raise ValueError(f"max_delay must be an int >= 1 [steps], got {max_delay!r}")
+    return DelayBuffer(jnp.zeros((*batch_shape, max_delay, n_post), dtype), 0)
+
+
+def propagate_delayed(
+    conn: Connectivity,
+    weights: SynapseVar,
+    delays: SynapseVar,
+    spikes: Spikes,
+    buffer: DelayBuffer,
+    *,
+    event_capacity: int | None = None,
+    events: Events | None = None,
+) -> DelayBuffer:
+    """Adds ``spikes [..., n_pre]`` into ``buffer``, each synapse at its delay.
+
+    Args:
+        conn: the projection's connectivity.
+        weights: ``[n_pre, max_row]`` weights (zero in padding).
+        delays: ``[n_pre, max_row]`` delays [steps] in ``[1, max_delay]``:
+            int (exact) or float (split between the two neighbouring steps,
+            differentiable). Checked here on concrete values; under ``jit``
+            use :func:`validate_delays` once per run.
+        spikes: ``[..., n_pre]`` spikes of the step that just ended.
+        buffer: a :class:`DelayBuffer` for ``n_post`` with the same batch.
+        event_capacity, events: as :func:`spars.propagate`.
+
+    Returns:
+        The buffer with the new input added (``now`` unchanged).
+
+    Work grows with events x row length (never with ``max_delay``); float
+    delays scatter twice as many elements. Differentiable w.r.t. ``weights``,
+    float ``delays``, ``spikes`` and the buffer (a custom VJP). On CUDA the
+    forward pass is a Pallas kernel, the backward pass XLA.
+    """
+    weights, delays, flat, ring, batch = _flatten(conn, weights, delays, spikes, buffer)
+    if flat.size == 0 or conn.max_row == 0:
+        return buffer
+    _check_concrete(conn, delays, buffer.max_delay)
+    if events is None:
+        events = Events.of(flat, event_capacity)
+    events.check(flat.size, f"spikes {jnp.shape(spikes)}")
+    listed = (events.ids, events.count)
+    out = _push(events.capacity, conn.row_length, conn.indices, weights, delays, flat, ring,
+                buffer.now, listed)  # fmt: skip
+    return DelayBuffer(out.reshape(buffer.values.shape), buffer.now)
+
+
+def propagate_delayed_reference(conn, weights, delays, spikes, buffer) -> DelayBuffer:
+    """Pure-jnp twin of :func:`propagate_delayed` that scatters every row (not event-driven)."""
+    weights, delays, flat, ring, _ = _flatten(conn, weights, delays, spikes, buffer)
+    n_batch, n_slots, n_post = ring.shape
+    lo, frac = KD.split_delay(delays, n_slots)
+    frac = jnp.zeros(weights.shape, weights.dtype) if frac is None else frac
+    out = jnp.pad(ring.reshape(n_batch, -1), ((0, 0), (0, 1)))
+    contrib = flat[:, :, None] * weights[None]
+    for step, share in ((0, 1 - frac), (1, frac)):
+        target = KD.ring_target(conn.indices, lo, buffer.now, n_slots, n_post, step)
+        out = out.at[:, target].add(contrib * share[None])
+    return DelayBuffer(out[:, :-1].reshape(buffer.values.shape), buffer.now)
+
+
+def validate_delays(conn: Connectivity, delays: SynapseVar, max_delay: int, *,
+                    hint: str = "") -> SynapseVar:  # fmt: skip
+    """Checks that real slots hold finite delays in ``[1, max_delay]`` and padding 0.
+
+    Returns ``delays``; under ``jax.jit`` with an ``eqx.error_if`` runtime
+    check attached (use the return value). ``hint`` ends the range error.
+
+    Raises:
+        ValueError: naming the first bad row and slot (concrete values).
+    """
+    delays = jnp.asarray(delays)
+    if delays.shape != conn.indices.shape:
+        raise ValueError(f"delays shape {delays.shape} must equal [n_pre, max_row]="
+                         f"{conn.indices.shape}")  # fmt: skip
+    bad, padding = _bad_slots(conn, delays, max_delay)
+    if isinstance(bad, jax.core.Tracer) or isinstance(padding, jax.core.Tracer):
+        message = f"delays outside [1, max_delay={max_delay}]{hint}"
+        delays = eqx.error_if(delays, jnp.any(bad), message)
+        return eqx.error_if(delays, jnp.any(padding), "delays: padding slots must hold 0")
+    _raise_first(np.asarray(bad), delays, f"is outside [1, max_delay={max_delay}] [steps]{hint}")
+    _raise_first(np.asarray(padding), delays, "is in a padding slot, which must hold 0")
+    return delays
+
+
+def random_delays(low: int | float, high: int | float, *, integer: bool = True,
+                  name: str = "delay"):  # fmt: skip
+    """A ``new_synapse`` function for the rules: new synapses draw a delay [steps].
+
+    Args:
+        low, high: the range, ``1 <= low <= high <= max_delay``.
+        integer: uniform integers in ``[low, high]``; else uniform floats.
+        name: the variables' entry that holds the delays.
+
+    Returns:
+        ``(key, pre, post) -> {name: delays[k]}`` for ``spars.rules.*(...,
+        new_synapse=)``.
+    """
+    if not 1 <= low <= high:
+        raise ValueError(f"delays need 1 <= low <= high [steps], got low={low}, high={high}")
+
+    def draw(key, pre, post):
+        del post
+        if integer:
+            return {name: jax.random.randint(key, pre.shape, int(low), int(high) + 1)}
+        return {name: jax.random.uniform(key, pre.shape, minval=low, maxval=high)}
+
+    return draw
+
+
+def _bad_slots(conn, delays, max_delay):
+    mask = conn.mask
+    out = ~jnp.isfinite(delays) | (delays < 1) | (delays > max_delay)
+    return mask & out, ~mask & (delays != 0)
+
+
+def _raise_first(bad: np.ndarray, delays, what: str) -> None:
+    if bad.any():
+        i, k = np.argwhere(bad)[0]
+        raise ValueError(f"delays[{i}, {k}] = {np.asarray(delays)[i, k]} {what}")
+
+
+def _check_concrete(conn, delays, max_delay):
+    if not any(isinstance(x, jax.core.Tracer) for x in (delays, conn.row_length)):
+        validate_delays(conn, delays, max_delay)
+
+
+def _flatten(conn: Connectivity, weights, delays, spikes, buffer: DelayBuffer):
+    weights, delays, spikes = jnp.asarray(weights), jnp.asarray(delays), jnp.asarray(spikes)
+    for name, x in (("weights", weights), ("delays", delays)):
+        if x.shape != conn.indices.shape:
+            raise ValueError(f"{name} shape {x.shape} must equal the connectivity's "
+                             f"[n_pre, max_row]={conn.indices.shape}")  # fmt: skip
+    if not (
+        jnp.issubdtype(delays.dtype, jnp.integer) or jnp.issubdtype(delays.dtype, jnp.floating)
+    ):
+        raise ValueError(f"delays must be int or float, got {delays.dtype}")
+    if spikes.ndim < 1 or spikes.shape[-1] != conn.n_pre:
+        raise ValueError(f"spikes shape {spikes.shape} must end in n_pre={conn.n_pre}")
+    batch = spikes.shape[:-1]
+    expected = (*batch, buffer.max_delay, conn.n_post)
+    if buffer.values.shape != expected:
+        raise ValueError(f"buffer shape {buffer.values.shape} must be [*batch, max_delay, "
+                         f"n_post]={expected} for spikes {spikes.shape}")  # fmt: skip
+    n = math.prod(batch)
+    flat = spikes.reshape(n, conn.n_pre).astype(weights.dtype)
+    ring = buffer.values.reshape(n, buffer.max_delay, conn.n_post).astype(weights.dtype)
+    return weights, delays, flat, ring, batch
+
+
+def _push_xla(ids, count, row_length, *args, capacity):
+    del row_length  # padding slots are sent out of range
+    return KD.push_delayed_reference(ids, count, *args, capacity=capacity)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _push(capacity, row_length, indices, weights, delays, flat, ring, now, listed):
+    return _push_fwd(capacity, row_length, indices, weights, delays, flat, ring, now, listed)[0]
+
+
+def _push_fwd(capacity, row_length, indices, weights, delays, flat, ring, now, listed):
+    ids, count = listed
+    out = dispatch(
+        partial(KD.push_delayed, capacity=capacity),
+        partial(_push_xla, capacity=capacity),
+        ids,
+        count,
+        row_length,
+        indices,
+        weights,
+        delays,
+        flat,
+        ring,
+        now,
+    )
+    return out, (indices, weights, delays, flat, now)
+
+
+def _push_bwd(capacity, residuals, g):
+    del capacity
+    indices, weights, delays, flat, now = residuals
+    g_syn, slope = KD.delayed_cotangent(indices, delays, g.astype(weights.dtype), now)
+    d_flat = jnp.einsum("ik,bik->bi", weights, g_syn).astype(flat.dtype)
+    d_weights = jnp.einsum("bi,bik->ik", flat, g_syn)
+    d_delays = None if slope is None else weights * jnp.einsum("bi,bik->ik", flat, slope)
+    return None, None, d_weights, d_delays, d_flat, g, None, None
+
+
+_push.defvjp(_push_fwd, _push_bwd)

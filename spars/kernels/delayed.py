@@ -1,0 +1,146 @@
+"""Delayed propagation kernels: spikes pushed into a ring buffer, and their XLA twins.
+
+Shapes: ``flat [B, n_pre]`` presynaptic spikes, ``indices``/``weights``/
+``delays [n_pre, max_row]`` padded rows, ``buffer [B, D, n_post]`` the ring
+of postsynaptic input (``D = max_delay`` slots), ``now`` the int32 slot that
+the next read returns. A synapse of delay ``d`` (in steps, ``1 <= d <= D``)
+adds into slot ``(now + d - 1) mod D``.
+
+Real-valued delays are split between the two neighbouring integer delays:
+``lo = clip(floor(d), 1, D - 1)`` receives ``(1 - f)`` of the input and
+``lo + 1`` receives ``f = d - lo`` (linear interpolation). Integer delays go
+to one slot.
+
+- :func:`push_delayed`: one program per event (as :func:`~.propagation.push`),
+  adding its row into the buffer, aliased in place, with atomics.
+- :func:`delayed_cotangent`: the buffer's cotangent read back at every
+  synapse's slots, the shared part of every backward pass (XLA only).
+"""
+
+import jax
+import jax.numpy as jnp
+from jax.experimental import pallas as pl
+
+from . import _pallas as P
+from ._events import chunk_loop
+from .propagation import PUSH_PROGRAMS
+
+
+def split_delay(delays, max_delay: int):
+    """``(lo, frac)``: the lower integer delay and the share of ``lo + 1``.
+
+    Integer delays give ``(delays, None)``. For real delays ``lo`` is
+    ``clip(floor(d), 1, max(max_delay - 1, 1))`` and ``frac = d - lo``.
+    """
+    if jnp.issubdtype(delays.dtype, jnp.integer):
+        return delays.astype(jnp.int32), None
+    lo = jnp.clip(jnp.floor(delays), 1, max(max_delay - 1, 1))
+    return lo.astype(jnp.int32), delays - lo
+
+
+def ring_target(indices, lo, now, max_delay: int, n_post: int, step: int = 0):
+    """Flat ``slot * n_post + j`` at delay ``lo + step``; padding gets ``D * n_post``."""
+    slot = (now + lo - 1 + step) % max_delay
+    return jnp.where(indices < n_post, slot * n_post + indices, max_delay * n_post)
+
+
+def push_delayed_reference(
+    ids, count, indices, weights, delays, flat, buffer, now, *, capacity: int
+):
+    """XLA twin of :func:`push_delayed`: chunks of events, each a scatter-add into the ring."""
+    n_batch, n_pre = flat.shape
+    _, n_slots, n_post = buffer.shape
+    per_batch = n_slots * n_post
+
+    def body(b, i, valid, out):
+        b = jnp.where(valid, b, n_batch)  # invalid events land out of range
+        value = weights[i] * flat[jnp.minimum(b, n_batch - 1), i][:, None]
+        lo, frac = split_delay(delays[i], n_slots)
+        base = (b * per_batch)[:, None]
+        target = base + ring_target(indices[i], lo, now, n_slots, n_post)
+        if frac is None:
+            return out.at[target].add(value, mode="drop")
+        target_hi = base + ring_target(indices[i], lo, now, n_slots, n_post, step=1)
+        both = jnp.concatenate([target, target_hi], axis=1)
+        shares = jnp.concatenate([value * (1 - frac), value * frac], axis=1)
+        return out.at[both].add(shares, mode="drop")
+
+    out = chunk_loop(ids, count, capacity, n_pre, body, buffer.reshape(-1))
+    return out.reshape(buffer.shape)
+
+
+def push_delayed(
+    ids,
+    count,
+    row_length,
+    indices,
+    weights,
+    delays,
+    flat,
+    buffer,
+    now,
+    *,
+    capacity: int,
+    interpret: bool = False,
+):
+    """Pallas push into the ring: each event's row added at its synapses' delay slots."""
+    del capacity
+    n_batch, n_pre = flat.shape
+    _, n_slots, n_post = buffer.shape
+    block = P.slot_block(indices.shape[1])
+    n_prog = min(PUSH_PROGRAMS, P.pow2(ids.shape[0]))
+
+    def kernel(ids_ref, count_ref, now_ref, len_ref, idx_ref, w_ref, d_ref, s_ref, _, out_ref):
+        pid, now = pl.program_id(0), now_ref[0]
+        mine = P.blocks(jnp.maximum(count_ref[0] - pid, 0), n_prog)
+
+        def event(e, carry):
+            ev = ids_ref[pid + e * n_prog]
+            b, i = ev // n_pre, ev % n_pre
+            value, length = s_ref[ev], len_ref[i]
+
+            def chunk(c, carry):
+                slots = P.lanes(c * block, block)
+                live = slots < length
+                target = P.load(idx_ref, (i, slots), live)
+                w = P.load(w_ref, (i, slots), live, 0.0) * value
+                lo, frac = split_delay(P.load(d_ref, (i, slots), live, 1), n_slots)
+                flat_lo = ring_target(target, lo, now, n_slots, n_post)
+                if frac is None:
+                    P.atomic_add(out_ref, (b, flat_lo), w, live, interpret=interpret)
+                    return carry
+                flat_hi = ring_target(target, lo, now, n_slots, n_post, step=1)
+                P.atomic_add(out_ref, (b, flat_lo), w * (1 - frac), live, interpret=interpret)
+                P.atomic_add(out_ref, (b, flat_hi), w * frac, live, interpret=interpret)
+                return carry
+
+            return P.loop(P.blocks(length, block), chunk, carry)
+
+        P.loop(mine, event)
+
+    out = jax.ShapeDtypeStruct((n_batch, n_slots * n_post), buffer.dtype)
+    args = (ids, count.reshape(1), jnp.reshape(now, (1,)).astype(jnp.int32), row_length,
+            indices, weights, delays, flat.reshape(-1))  # fmt: skip
+    ring = buffer.reshape(n_batch, n_slots * n_post)
+    out = P.call(kernel, out, (n_prog,), *args, ring, aliases={8: 0}, interpret=interpret,
+                 warps=P.num_warps(block))  # fmt: skip
+    return out.reshape(buffer.shape)
+
+
+def delayed_cotangent(indices, delays, g, now):
+    """The buffer's cotangent ``g [B, D, n_post]`` read at every synapse's slots.
+
+    Returns:
+        ``(g_syn, slope)``, each ``[B, n_pre, max_row]``: ``g_syn`` the
+        interpolated cotangent of the synapse's input, ``slope`` its
+        derivative w.r.t. the delay (``g[lo + 1] - g[lo]``; None for
+        integer delays). Padding reads 0.
+    """
+    n_batch, n_slots, n_post = g.shape
+    ring = jnp.pad(g.reshape(n_batch, n_slots * n_post), ((0, 0), (0, 1)))
+    lo, frac = split_delay(delays, n_slots)
+    g_lo = ring[:, ring_target(indices, lo, now, n_slots, n_post)]
+    if frac is None:
+        return g_lo, None
+    slope = ring[:, ring_target(indices, lo, now, n_slots, n_post, step=1)] - g_lo
+    return g_lo + frac[None] * slope, slope
