@@ -39,30 +39,47 @@ class DelayBuffer(eqx.Module):
     """The postsynaptic input still in flight: a ring of ``max_delay`` steps.
 
     Attributes:
-        values: ``[*batch, max_delay, n_post]`` input per future step; slot
-            ``(now + k) mod max_delay`` arrives ``k`` steps after the next one.
+        values: ``[*batch, max_delay * n_post]``, slot-major: slot ``(now +
+            k) mod max_delay`` (see :attr:`slots`) arrives ``k`` steps after
+            the next one.
         now: int32 scalar, the slot that the next :meth:`pop` returns.
+        max_delay: the number of slots (static).
+
+    The ring is stored flat: a ``[*batch, max_delay, n_post]`` carry made
+    XLA:CPU copy it whole on every step of a ``lax.scan``.
     """
 
-    values: Float[Array, "*batch max_delay post"]
+    values: Float[Array, "*batch slots_x_post"]
     now: Int[Array, ""] = eqx.field(converter=lambda x: jnp.asarray(x, jnp.int32))
+    max_delay: int = eqx.field(static=True, default=1)
 
-    @property
-    def max_delay(self) -> int:
-        return self.values.shape[-2]
+    def __check_init__(self):
+        if not isinstance(self.max_delay, int) or self.max_delay < 1:
+            raise ValueError(f"max_delay must be an int >= 1 [steps], got {self.max_delay!r}")
+        if self.values.ndim < 1 or self.values.shape[-1] % self.max_delay:
+            raise ValueError(f"values shape {self.values.shape} must end in max_delay * n_post "
+                             f"(max_delay={self.max_delay})")  # fmt: skip
 
     @property
     def n_post(self) -> int:
-        return self.values.shape[-1]
+        return self.values.shape[-1] // self.max_delay
+
+    @property
+    def slots(self) -> Float[Array, "*batch max_delay post"]:
+        """The ring as ``[*batch, max_delay, n_post]`` (slot ``now`` arrives next)."""
+        return self.values.reshape(*self.values.shape[:-1], self.max_delay, self.n_post)
 
     def pop(self) -> tuple[Float[Array, "*batch post"], "DelayBuffer"]:
         """``(input of the coming step [*batch, n_post], buffer one step later)``."""
-        axis = self.values.ndim - 2
-        current = lax.dynamic_index_in_dim(self.values, self.now, axis, keepdims=False)
-        cleared = lax.dynamic_update_index_in_dim(
-            self.values, jnp.zeros_like(current), self.now, axis
-        )
-        return current, DelayBuffer(cleared, (self.now + 1) % self.max_delay)
+        slots = self.slots
+        axis = slots.ndim - 2
+        current = lax.dynamic_index_in_dim(slots, self.now, axis, keepdims=False)
+        # zeros computed from the slot read (nothing exceeds inf, NaN included): XLA then
+        # clears the slot in place, where constant zeros made it copy the ring twice a step
+        zeros = jnp.where(current > jnp.inf, current, 0)
+        cleared = lax.dynamic_update_index_in_dim(slots, zeros, self.now, axis)
+        now = (self.now + 1) % self.max_delay
+        return current, DelayBuffer(cleared.reshape(self.values.shape), now, self.max_delay)
 
 
 def delay_buffer(max_delay: int, n_post: int, batch_shape: tuple[int, ...] = (),
@@ -70,7 +87,7 @@ def delay_buffer(max_delay: int, n_post: int, batch_shape: tuple[int, ...] = (),
     """An empty buffer: nothing in flight."""
     if not isinstance(max_delay, int) or max_delay < 1:
         raise ValueError(f"max_delay must be an int >= 1 [steps], got {max_delay!r}")
-    return DelayBuffer(jnp.zeros((*batch_shape, max_delay, n_post), dtype), 0)
+    return DelayBuffer(jnp.zeros((*batch_shape, max_delay * n_post), dtype), 0, max_delay)
 
 
 def propagate_delayed(
@@ -114,7 +131,7 @@ def propagate_delayed(
     listed = (events.ids, events.count)
     out = _push(events.capacity, conn.row_length, conn.indices, weights, delays, flat, ring,
                 buffer.now, listed)  # fmt: skip
-    return DelayBuffer(out.reshape(buffer.values.shape), buffer.now)
+    return DelayBuffer(out.reshape(buffer.values.shape), buffer.now, buffer.max_delay)
 
 
 def propagate_delayed_reference(conn, weights, delays, spikes, buffer) -> DelayBuffer:
@@ -128,7 +145,7 @@ def propagate_delayed_reference(conn, weights, delays, spikes, buffer) -> DelayB
     for step, share in ((0, 1 - frac), (1, frac)):
         target = KD.ring_target(conn.indices, lo, buffer.now, n_slots, n_post, step)
         out = out.at[:, target].add(contrib * share[None])
-    return DelayBuffer(out[:, :-1].reshape(buffer.values.shape), buffer.now)
+    return DelayBuffer(out[:, :-1].reshape(buffer.values.shape), buffer.now, buffer.max_delay)
 
 
 def validate_delays(conn: Connectivity, delays: SynapseVar, max_delay: int, *,
@@ -210,9 +227,9 @@ def _flatten(conn: Connectivity, weights, delays, spikes, buffer: DelayBuffer):
     if spikes.ndim < 1 or spikes.shape[-1] != conn.n_pre:
         raise ValueError(f"spikes shape {spikes.shape} must end in n_pre={conn.n_pre}")
     batch = spikes.shape[:-1]
-    expected = (*batch, buffer.max_delay, conn.n_post)
+    expected = (*batch, buffer.max_delay * conn.n_post)
     if buffer.values.shape != expected:
-        raise ValueError(f"buffer shape {buffer.values.shape} must be [*batch, max_delay, "
+        raise ValueError(f"buffer shape {buffer.values.shape} must be [*batch, max_delay * "
                          f"n_post]={expected} for spikes {spikes.shape}")  # fmt: skip
     n = math.prod(batch)
     flat = spikes.reshape(n, conn.n_pre).astype(weights.dtype)

@@ -50,7 +50,8 @@ def numpy_push(conn, weights, delays, spikes, values, now):
 
 
 def buffer_with(values, now):
-    return spars.DelayBuffer(jnp.asarray(values, jnp.float32), now)
+    values = jnp.asarray(values, jnp.float32)
+    return spars.DelayBuffer(values.reshape(*values.shape[:-2], -1), now, values.shape[-2])
 
 
 CASES = [("mixed", "random", 3), ("empty rows", "none", 2), ("full rows", "all", 1),
@@ -68,10 +69,10 @@ def test_propagate_delayed_equals_numpy_loop(case, pattern, batch, kind, mode):
     with kernels.backend(mode):
         out = jax.jit(spars.propagate_delayed)(conn, w, delays, spikes, buffer_with(values, 3))
     expected = numpy_push(conn, w, delays, spikes, values, 3)
-    np.testing.assert_allclose(out.values, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out.slots, expected, rtol=1e-5, atol=1e-5)
     assert int(out.now) == 3
     ref = spars.propagate_delayed_reference(conn, w, delays, spikes, buffer_with(values, 3))
-    np.testing.assert_allclose(ref.values, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ref.slots, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_one_step_delays_equal_propagate_and_pop_returns_the_slot():
@@ -97,9 +98,10 @@ def test_pop_reads_clears_and_advances_around_the_ring():
 
 
 def _loss(conn, weights, delays, spikes, values, now=3):
-    out = spars.propagate_delayed(conn, weights, delays, spikes, spars.DelayBuffer(values, now))
-    c = jnp.cos(jnp.arange(out.values.size, dtype=out.values.dtype)).reshape(out.values.shape)
-    return jnp.sum(c * out.values**2)
+    buffer = spars.DelayBuffer(values.reshape(values.shape[0], -1), now, values.shape[1])
+    out = spars.propagate_delayed(conn, weights, delays, spikes, buffer).slots
+    c = jnp.cos(jnp.arange(out.size, dtype=out.dtype)).reshape(out.shape)
+    return jnp.sum(c * out**2)
 
 
 @pytest.mark.parametrize("mode", ["xla", *MODES])

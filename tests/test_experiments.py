@@ -44,7 +44,8 @@ def test_classifier_writes_metrics_figures_and_summary(tmp_path):
     out = tmp_path / "clf"
     result = classifier.main([*TINY, "--epochs", "2", "--out", str(out)])
     assert [(r["rule"], r["connectivity"]) for r in result["summary"]] == [
-        ("-", "gru"), *[("eprop", c) for c in ("deep_r", "dense", "sparse")]
+        ("-", "gru"),
+        *[("eprop", c) for c in ("deep_r", "dense", "sparse")],
     ]
     for name in ("summary.json", "summary.csv", "accuracy.png", "connectivity.png",
                  "lifetimes.png"):  # fmt: skip
@@ -168,3 +169,30 @@ def test_kernel_benchmark_writes_json_and_figure(tmp_path, monkeypatch):
     assert set(result["structure"]["ms"]) == {"propagate_1pct", "remove", "add", "column_view"}
     assert (tmp_path / "kernels.png").stat().st_size > 0
     assert kb.spars.propagation.PULL_EVENTS_PER_ROW == 2.0  # restored after forcing pull
+
+
+def test_timing_task_puts_the_class_in_the_cue_interval_only():
+    from experiments.delays import task
+
+    x, labels = task.timing_task(0, 200, n_steps=40, n_channels=5, intervals=(3, 9), margin=5)
+    assert x.shape == (200, 40, 5) and set(np.unique(labels)) == {0, 1}
+    np.testing.assert_array_equal(x.sum(1), 1.0)  # every channel fires exactly once
+    t_a, t_b = x[:, :, 0].argmax(1), x[:, :, 1].argmax(1)
+    np.testing.assert_array_equal(t_b - t_a, np.where(labels == 0, 3, 9))
+    assert t_b.max() < 40 - 5
+    with pytest.raises(ValueError, match="n_steps > 14"):
+        task.timing_task(0, 4, n_steps=14, intervals=(3, 9), margin=5)
+
+
+def test_delays_experiment_learns_the_intervals_one_step_delays_cannot(tmp_path):
+    from experiments import delays
+
+    out = tmp_path / "delays"
+    args = ["--quick", "--epochs", "6", "--test-samples", "256", "--variant", "one_step", "learned"]
+    result = delays.main([*args, "--out", str(out)])
+    acc = {r["variant"]: r["mean"] for r in result["summary"]}
+    assert acc["one_step"] < 0.35 and acc["learned"] > acc["one_step"] + 0.25
+    for name in ("summary.json", "accuracy.png", "delays.png"):
+        assert (out / name).stat().st_size > 0
+    learned = result["records"][1]["params"]["all_delays"]
+    assert min(learned) >= 1.0 and max(learned) <= 32.0
