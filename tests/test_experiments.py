@@ -196,3 +196,14 @@ def test_delays_experiment_learns_the_intervals_one_step_delays_cannot(tmp_path)
         assert (out / name).stat().st_size > 0
     learned = result["records"][1]["params"]["all_delays"]
     assert min(learned) >= 1.0 and max(learned) <= 32.0
+
+
+def test_delays_experiment_rewires_with_delays(tmp_path):
+    from experiments import delays
+
+    args = ["--train-samples", "128", "--test-samples", "64", "--epochs", "1", "--hidden", "24"]
+    result = delays.main([*args, "--variant", "sparse", "deep_r", "--out", str(tmp_path)])
+    sparse, deep_r = result["records"]
+    assert sparse["synapses"] == deep_r["synapses"] > 0  # DEEP R keeps the count
+    learned = deep_r["params"]["all_delays"]
+    assert len(learned) == deep_r["synapses"] and min(learned) >= 1.0 and max(learned) <= 32.0

@@ -50,3 +50,14 @@ def test_kernels_guide_example_runs():
     exec(compile(code, "docs/kernels.md", "exec"), namespace)
     expected = namespace["s"] @ spars.to_dense(namespace["conn"], namespace["w"])
     assert jnp.allclose(namespace["fast"], expected, atol=1e-5)
+
+
+def test_delays_guide_example_runs():
+    text = (Path(__file__).parents[1] / "docs" / "delays.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    namespace = {}
+    exec(compile(code, "docs/delays.md", "exec"), namespace)
+    conn, w, d, s = (namespace[k] for k in ("conn", "weights", "delays", "spikes"))
+    one_step = spars.propagate(conn, jnp.where(d == 1, w, 0.0), s)
+    assert jnp.allclose(namespace["current"], one_step) and float(one_step.sum()) > 0
+    assert int(namespace["buffer"].now) == 1

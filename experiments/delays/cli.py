@@ -7,7 +7,10 @@ The task (:mod:`.task`) puts each class's information only in the interval
 between two cue spikes. Every variant trains the same feed-forward network
 (inputs -> delayed synapses -> fast LIF -> leaky readout) by BPTT with Adam:
 ``one_step`` keeps every delay at 1 step, ``fixed`` keeps random delays,
-``learned`` trains them. Writes ``summary.json`` and figures to ``--out``.
+``learned`` trains them; ``sparse`` and ``deep_r`` learn delays on a
+``--p-sparse`` fraction of the input synapses, fixed or rewired by DEEP R
+(a new synapse draws a random delay). Writes ``summary.json`` and figures
+to ``--out``.
 """
 
 import argparse
@@ -35,7 +38,10 @@ def parse_args(argv):
     p.add_argument("--steps", type=int, default=60, help="trial length [1 ms steps]")
     p.add_argument("--channels", type=int, default=16, help="two cues and distractors")
     p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--p-in", type=float, default=1.0, help="input connection probability")
+    p.add_argument("--p-sparse", type=float, default=0.25,
+                   help="input connection probability of sparse and deep_r")  # fmt: skip
+    p.add_argument("--headroom", type=float, default=2.0, help="DEEP R row capacity factor")
+    p.add_argument("--l1", type=float, default=1e-4, help="DEEP R L1 on theta, per batch")
     p.add_argument("--max-delay", type=int, default=32, help="delay bound [steps]")
     p.add_argument("--tau-mem", type=float, default=1.0, help="hidden membrane [ms]")
     p.add_argument("--tau-out", type=float, default=20.0, help="readout membrane [ms]")
@@ -56,39 +62,42 @@ def parse_args(argv):
 def train_variant(args, data, n_out: int) -> dict:
     """Trains one (variant, seed); returns its record with per-epoch accuracy."""
     (x_train, y_train), (x_test, y_test) = data
-    conn, params = M.init_params(jax.random.key(args.seed), args, x_train.shape[2], n_out)
-    opt, step = M.make_step(conn, args, n_out)
-    evaluate = M.make_eval(conn, args, n_out)
-    opt_state, epochs, start = opt.init(params), [], time.perf_counter()
+    key = jax.random.key(args.seed)
+    state = M.init_state(key, args, x_train.shape[2], n_out)
+    step, evaluate = M.make_step(args), M.make_eval(args)
+    epochs, start = [], time.perf_counter()
     n_batches = len(x_train) // args.batch
     for epoch in range(1, args.epochs + 1):
         order = np.random.default_rng([args.seed, epoch]).permutation(len(x_train))
         bar = tqdm(range(n_batches), desc=f"{args.variant} epoch {epoch}", leave=False)
         for b in bar:
             idx = order[b * args.batch : (b + 1) * args.batch]
-            params, opt_state, _, _ = step(params, opt_state, _frames(x_train[idx]), y_train[idx])
-        _, (correct, rate) = evaluate(params, _frames(x_test), y_test)
+            k = jax.random.fold_in(key, epoch * n_batches + b)
+            state, _, _ = step(state, _frames(x_train[idx]), y_train[idx], k)
+        _, (correct, rate) = evaluate(state, _frames(x_test), y_test)
         epochs.append({"epoch": epoch, "test_accuracy": float(correct) / len(x_test),
                        "hidden_rate": float(rate)})  # fmt: skip
     elapsed = time.perf_counter() - start
     return {"variant": args.variant, "seed": args.seed, "epochs": epochs,
-            "train_time_s": elapsed, "params": _delays_of(conn, params)}  # fmt: skip
+            "train_time_s": elapsed, "synapses": int(state.conn.n_synapses),
+            "params": _delays_of(state)}  # fmt: skip
 
 
 def _frames(x):
     return jnp.asarray(np.swapaxes(x, 0, 1))  # [B, T, n] -> [T, B, n]
 
 
-def _delays_of(conn, params) -> dict:
+def _delays_of(state) -> dict:
     """Per hidden neuron: delay and weight from cue A and cue B (channels 0, 1)."""
-    idx, mask = np.asarray(conn.indices), np.asarray(conn.mask)
+    idx, mask = np.asarray(state.conn.indices), np.asarray(state.conn.mask)
+    weight = np.asarray(M.weights_of(state.params, state.signs))
+    delay = np.asarray(state.params["delay"])
     out = {}
     for cue, row in (("a", 0), ("b", 1)):
-        hidden = idx[row][mask[row]]
-        out[f"target_{cue}"] = hidden.tolist()
-        out[f"delay_{cue}"] = np.asarray(params["delay"])[row][mask[row]].tolist()
-        out[f"weight_{cue}"] = np.asarray(params["weight"])[row][mask[row]].tolist()
-    out["all_delays"] = np.asarray(params["delay"])[mask].tolist()
+        out[f"target_{cue}"] = idx[row][mask[row]].tolist()
+        out[f"delay_{cue}"] = delay[row][mask[row]].tolist()
+        out[f"weight_{cue}"] = weight[row][mask[row]].tolist()
+    out["all_delays"] = delay[mask].tolist()
     return out
 
 
