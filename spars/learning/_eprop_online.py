@@ -74,8 +74,8 @@ def _step_fn(model, layouts, labels, reg, feedback, norm):
     onehot = jax.nn.one_hot(labels, readout.n)
 
     def step(state, x):
-        ((h, y, z_prev), f, (t_in, t_rec, t_out)), (loss, y_sum, spikes) = state
-        drive = model.drive(x, z_prev)
+        ((h, y, z_prev, buffers), f, (t_in, t_rec, t_out)), (loss, y_sum, spikes) = state
+        drive, buffers = model.drive(x, z_prev, buffers)
         z, psi, h = hidden.step_with_derivative(h, drive)
         y, _ = readout.step(y, z @ model.w_out + model.b_out)
         error = (jax.nn.softmax(y) - onehot) / norm  # d loss / d y_t
@@ -87,7 +87,7 @@ def _step_fn(model, layouts, labels, reg, feedback, norm):
         t_out = _update_readout(t_out, z, error, decays.kappa)
         ce = -jnp.sum(onehot * jax.nn.log_softmax(y)) / norm
         loss = loss + ce + jnp.sum(excess * z)
-        carry = ((h, y, z), f, (t_in, t_rec, t_out))
+        carry = ((h, y, z, buffers), f, (t_in, t_rec, t_out))
         return (carry, (loss, y_sum + y, spikes + z.sum())), None
 
     return step

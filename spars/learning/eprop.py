@@ -86,6 +86,9 @@ def eprop_grads(
     if feedback is not None and feedback.shape != model.w_out.shape:
         raise ValueError(f"feedback shape {feedback.shape} must equal w_out's {model.w_out.shape}")
     if online:
+        if model.has_delays:
+            raise ValueError("online e-prop has no delays; use online=False (autodiff of the "
+                             "cut network, which follows the delayed spikes)")  # fmt: skip
         if loss is not per_step_cross_entropy:
             raise ValueError("online e-prop learns from per_step_cross_entropy only")
         return online_grads(model, x, labels, reg, feedback)
@@ -111,10 +114,11 @@ def local_run(model: RecurrentSNN, x, feedback=None):
     hidden = dataclasses.replace(model.hidden, detach_reset=True)
 
     def step(carry, x_t):
-        h, y, z_prev = carry
-        z, h = hidden.step(h, model.drive(x_t, jax.lax.stop_gradient(z_prev)))
+        h, y, z_prev, buffers = carry
+        drive, buffers = model.drive(x_t, jax.lax.stop_gradient(z_prev), buffers)
+        z, h = hidden.step(h, drive)
         y, _ = model.readout.step(y, _readout_input(z, model.w_out, feedback) + model.b_out)
-        return (h, y, z), (z, y)
+        return (h, y, z, buffers), (z, y)
 
     _, (z, y) = jax.lax.scan(step, model.init(x.shape[1]), x)
     return z, y

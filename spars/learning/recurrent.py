@@ -77,23 +77,35 @@ class RecurrentSNN(eqx.Module):
         return self.w_in.shape[0]
 
     def init(self, batch: int):
-        """Hidden state, readout potential and last hidden spikes, all at rest."""
+        """Hidden state, readout potential, last hidden spikes and delay buffers, all at rest."""
         return (
             self.hidden.init((batch,)),
             self.readout.init((batch,)),
             jnp.zeros((batch, self.hidden.n)),
+            (self.w_in.buffer(batch), self.w_rec.buffer(batch)),
         )
 
-    def drive(self, x, z_prev):
-        """Hidden input ``W_in x_t + W_rec z_{t-1}`` [mV]."""
-        return self.w_in.propagate(x) + self.w_rec.propagate(z_prev)
+    @property
+    def has_delays(self) -> bool:
+        return any(getattr(w, "delay", None) is not None for w in (self.w_in, self.w_rec))
+
+    def drive(self, x, z_prev, buffers=(None, None)):
+        """``(hidden input [mV], buffers)``: ``W_in x_t + W_rec z_{t-1}`` without delays.
+
+        With delays, ``x_t`` arrives ``d - 1`` steps later and ``z_{t-1}``
+        at ``t - 1 + d``; ``buffers`` hold what is in flight.
+        """
+        from_in, buffer_in = self.w_in.deliver(x, buffers[0])
+        from_rec, buffer_rec = self.w_rec.deliver(z_prev, buffers[1])
+        return from_in + from_rec, (buffer_in, buffer_rec)
 
     def step(self, carry, x):
-        """One step: ``carry = (hidden state, readout v, z_{t-1})`` -> ``(carry, (z, y))``."""
-        h, y, z_prev = carry
-        z, h = self.hidden.step(h, self.drive(x, z_prev))
+        """One step: ``carry = (hidden, readout v, z_{t-1}, buffers)`` -> ``(carry, (z, y))``."""
+        h, y, z_prev, buffers = carry
+        drive, buffers = self.drive(x, z_prev, buffers)
+        z, h = self.hidden.step(h, drive)
         y, _ = self.readout.step(y, z @ self.w_out + self.b_out)
-        return (h, y, z), (z, y)
+        return (h, y, z, buffers), (z, y)
 
     def run(self, x: Float[Array, "T B n_in"]):
         """Hidden spikes ``[T, B, n_rec]`` and readout ``[T, B, n_out]`` for inputs ``x``."""
@@ -103,11 +115,16 @@ class RecurrentSNN(eqx.Module):
 
 
 def trainable(model: RecurrentSNN):
-    """Filter spec (for ``eqx.partition``): True on the four trained arrays."""
+    """Filter spec (for ``eqx.partition``): True on the four trained arrays and float delays."""
     spec = jax.tree.map(lambda _: False, model)
-    return eqx.tree_at(
+    spec = eqx.tree_at(
         lambda m: (m.w_in.weight, m.w_rec.weight, m.w_out, m.b_out), spec, replace=(True,) * 4
     )
+    for name in ("w_in", "w_rec"):
+        delay = getattr(getattr(model, name), "delay", None)
+        if delay is not None and jnp.issubdtype(jnp.result_type(delay), jnp.floating):
+            spec = eqx.tree_at(lambda m, n=name: getattr(m, n).delay, spec, True)
+    return spec
 
 
 def running_rate(z: Float[Array, "T B n"], reg: RateRegularisation, dt: float):
