@@ -252,27 +252,19 @@ def _push_fwd(capacity, row_length, indices, weights, delays, flat, ring, now, l
     out = dispatch(
         partial(KD.push_delayed, capacity=capacity),
         partial(_push_xla, capacity=capacity),
-        ids,
-        count,
-        row_length,
-        indices,
-        weights,
-        delays,
-        flat,
-        ring,
-        now,
-    )
-    return out, (indices, weights, delays, flat, now)
+        ids, count, row_length, indices, weights, delays, flat, ring, now,
+    )  # fmt: skip
+    return out, (indices, weights, delays, flat, now, ids, count)
 
 
 def _push_bwd(capacity, residuals, g):
-    del capacity
-    indices, weights, delays, flat, now = residuals
-    g_syn, slope = KD.delayed_cotangent(indices, delays, g.astype(weights.dtype), now)
-    d_flat = jnp.einsum("ik,bik->bi", weights, g_syn).astype(flat.dtype)
-    d_weights = jnp.einsum("bi,bik->ik", flat, g_syn)
-    d_delays = None if slope is None else weights * jnp.einsum("bi,bik->ik", flat, slope)
-    return None, None, d_weights, d_delays, d_flat, g, None, None
+    indices, weights, delays, flat, now, ids, count = residuals
+    g_w = g.astype(weights.dtype)
+    d_flat = KD.spike_grad_delayed_reference(indices, weights, delays, g_w, now)
+    d_weights, d_delays = KD.weight_delay_grad_reference(
+        ids, count, indices, weights, delays, flat, g_w, now, capacity=capacity
+    )
+    return None, None, d_weights, d_delays, d_flat.astype(flat.dtype), g, None, None
 
 
 _push.defvjp(_push_fwd, _push_bwd)

@@ -127,20 +127,69 @@ def push_delayed(
     return out.reshape(buffer.shape)
 
 
-def delayed_cotangent(indices, delays, g, now):
-    """The buffer's cotangent ``g [B, D, n_post]`` read at every synapse's slots.
+def _slot_cotangents(read, indices, delays, now, n_slots: int, n_post: int):
+    """``read(flat targets)`` at each synapse's two slots: ``(g_syn, slope | None)``.
 
-    Returns:
-        ``(g_syn, slope)``, each ``[B, n_pre, max_row]``: ``g_syn`` the
-        interpolated cotangent of the synapse's input, ``slope`` its
-        derivative w.r.t. the delay (``g[lo + 1] - g[lo]``; None for
-        integer delays). Padding reads 0.
+    ``g_syn`` is the interpolated cotangent of the synapse's input and
+    ``slope`` its derivative w.r.t. the delay, ``g[lo + 1] - g[lo]``.
     """
-    n_batch, n_slots, n_post = g.shape
-    ring = jnp.pad(g.reshape(n_batch, n_slots * n_post), ((0, 0), (0, 1)))
     lo, frac = split_delay(delays, n_slots)
-    g_lo = ring[:, ring_target(indices, lo, now, n_slots, n_post)]
+    g_lo = read(ring_target(indices, lo, now, n_slots, n_post))
     if frac is None:
         return g_lo, None
-    slope = ring[:, ring_target(indices, lo, now, n_slots, n_post, step=1)] - g_lo
-    return g_lo + frac[None] * slope, slope
+    slope = read(ring_target(indices, lo, now, n_slots, n_post, step=1)) - g_lo
+    frac = frac.reshape(frac.shape + (1,) * (slope.ndim - frac.ndim))
+    return g_lo + frac * slope, slope
+
+
+def spike_grad_delayed_reference(indices, weights, delays, g, now):
+    """``ds [B, n_pre]``: every row's dot with the cotangent at its synapses' slots.
+
+    Rows go in blocks (about 64 kB gathered each) so the gather stays in cache.
+    """
+    n_batch, n_slots, n_post = g.shape
+    ring = jnp.pad(g.reshape(n_batch, -1).T, ((0, 1), (0, 0)))  # [D * n_post + 1, B]
+    n_pre, max_row = indices.shape
+    rows = P.pow2(16384 // (max_row * n_batch) + 1, 8, 1024) // 2
+    pad = -n_pre % rows
+
+    def block(args):
+        idx, w, d = args
+        g_syn, _ = _slot_cotangents(lambda t: ring[t], idx, d, now, n_slots, n_post)
+        return jnp.einsum("ik,ikb->ib", w, g_syn)
+
+    blocks = [jnp.pad(a, ((0, pad), (0, 0))).reshape(-1, rows, max_row)
+              for a in (indices, weights, delays)]  # fmt: skip
+    blocks[0] = jnp.where(jnp.arange(n_pre + pad).reshape(-1, rows, 1) < n_pre, blocks[0], n_post)
+    out = jax.lax.map(block, tuple(blocks))
+    return out.reshape(-1, n_batch)[:n_pre].T
+
+
+def weight_delay_grad_reference(ids, count, indices, weights, delays, flat, g, now, *,
+                                capacity: int):  # fmt: skip
+    """``(dW, dd)`` over the spiking (batch, pre) events only, in chunks.
+
+    ``dW[i, k] = sum_b s[b, i] g_syn[b, i, k]`` and ``dd[i, k] = W[i, k] sum_b
+    s[b, i] slope[b, i, k]`` (None for integer delays); zero on rows that
+    never spiked.
+    """
+    n_batch, n_slots, n_post = g.shape
+    n_pre = flat.shape[1]
+    ring = jnp.pad(g.reshape(n_batch, -1), ((0, 0), (0, 1)))  # [B, D * n_post + 1]
+    integer = jnp.issubdtype(delays.dtype, jnp.integer)
+
+    def body(b, i, valid, grads):
+        row = jnp.where(valid, i, n_pre)  # invalid events are dropped
+        b = jnp.minimum(b, n_batch - 1)
+        read = lambda t: ring[b[:, None], t]  # noqa: E731
+        g_syn, slope = _slot_cotangents(read, indices[i], delays[i], now, n_slots, n_post)
+        s = flat[b, i][:, None]
+        dw = grads[0].at[row].add((s * g_syn).astype(g.dtype), mode="drop")
+        if integer:
+            return dw, grads[1]
+        dd = grads[1].at[row].add((s * weights[i] * slope).astype(g.dtype), mode="drop")
+        return dw, dd
+
+    zero = jnp.zeros(indices.shape, g.dtype)
+    dw, dd = chunk_loop(ids, count, capacity, n_pre, body, (zero, zero))
+    return dw, None if integer else dd
