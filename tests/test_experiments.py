@@ -40,6 +40,7 @@ TINY = ["--train-samples", "96", "--test-samples", "40", "--hidden", "24", "--ba
 
 def test_classifier_writes_metrics_figures_and_summary(tmp_path):
     from experiments import classifier
+    from experiments.classifier import collect
 
     out = tmp_path / "clf"
     result = classifier.main([*TINY, "--epochs", "2", "--out", str(out)])
@@ -67,6 +68,9 @@ def test_classifier_writes_metrics_figures_and_summary(tmp_path):
     assert gru["synapses"] > 0 and result["summary"][1]["gap_to_baseline"] == pytest.approx(
         result["summary"][1]["test_accuracy_mean"] - gru["test_accuracy_mean"]
     )
+    (out / "summary.json").unlink()
+    assert collect.main([str(out)]) == json.loads(json.dumps(result["summary"]))
+    assert (out / "summary.json").stat().st_size > 0
 
 
 def test_classifier_resume_continues_bit_for_bit(tmp_path):
