@@ -13,6 +13,9 @@ from .deep_r import deep_r_noise as deep_r_noise
 from .deep_r import deep_r_weights as deep_r_weights
 from .pruning import magnitude_prune as magnitude_prune
 from .pruning import zhu_gupta_sparsity as zhu_gupta_sparsity
+from .rewiring import Rewiring as Rewiring
+from .rewiring import RewiringState as RewiringState
+from .rewiring import rewiring as rewiring
 from .rigl import outer_product_score as outer_product_score
 from .rigl import rigl as rigl
 from .set_rewire import set_rewire as set_rewire
