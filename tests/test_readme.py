@@ -61,3 +61,19 @@ def test_delays_guide_example_runs():
     one_step = spars.propagate(conn, jnp.where(d == 1, w, 0.0), s)
     assert jnp.allclose(namespace["current"], one_step) and float(one_step.sum()) > 0
     assert int(namespace["buffer"].now) == 1
+
+
+def test_deep_r_guide_example_trains_only_theta_and_keeps_the_count():
+    text = (Path(__file__).parents[1] / "docs" / "rules" / "deep_r.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    namespace = {}
+    exec(compile(code, "docs/rules/deep_r.md", "exec"), namespace)
+    state, conn, loss = namespace["state"], namespace["conn"], namespace["loss"]
+    first = namespace["init"]
+    assert int(state.conns["ff"].n_synapses) == int(conn.n_synapses)
+    assert set(state.params) == {"ff", "out"}  # the signs are not trained
+    signs = state.fixed["ff"]["sign"][state.conns["ff"].mask]
+    assert bool(jnp.all(jnp.abs(signs) == 1)) and int(state.count) == 20
+    before = loss({"ff": first["theta"], "out": jnp.zeros((50, 2))}, conn, first["sign"])
+    after = loss(state.params, state.conns["ff"], state.fixed["ff"]["sign"])
+    assert float(after) < float(before)

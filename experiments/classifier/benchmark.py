@@ -72,7 +72,7 @@ def time_case(args, hidden: int, rule: str, connectivity: str) -> dict:
     row["eval_ms"] = time_call(lambda m: M.evaluate(m, x, labels, valid), model, reps=args.reps)
     if connectivity == "deep_r":
         state, _ = step(state, x, labels)
-        row["rewire_ms"] = time_call(M.rewire, state, key, reps=args.reps)
+        row["rewire_ms"] = time_call(M.make_rewire(margs, key), state, key, reps=args.reps)
     row["epoch_s"] = _epoch_seconds(row, args)
     row["rewiring_share"] = row.get("rewire_ms", 0.0) / (row["step_ms"] + row.get("rewire_ms", 0.0))
     row["synapses"] = M.synapse_count(state)

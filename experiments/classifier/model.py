@@ -185,51 +185,44 @@ def slot_mask(state: TrainState) -> dict:
     return {**{n: state.conns[n].mask for n in SPARSE}, "out": False, "b": False}
 
 
-@eqx.filter_jit
-def rewire(state: TrainState, key):
-    """DEEP R on both sparse projections; Adam's moments and ages move with their synapses.
+def make_rewire(args, key):
+    """``rewire(state, key) -> (state, stats)``: DEEP R on both sparse projections.
 
-    Returns ``(state, stats)``: per projection the :class:`~spars.structure.RewireStats`,
-    ``removed_by_age`` (``[AGE_BINS]`` counts of removed synapses by age, bin
-    ``k`` holding ages ``2^k .. 2^(k+1) - 1`` batches) and ``removed_excitatory``.
+    Through :func:`spars.rules.rewiring`, so Adam's moments, the signs and the
+    ages move with their synapses. ``stats`` per projection: the
+    :class:`~spars.structure.RewireStats`, ``removed_by_age`` (``[AGE_BINS]``
+    counts of removed synapses by age, bin ``k`` holding ages ``2^k .. 2^(k+1)
+    - 1`` batches) and ``removed_excitatory``.
     """
-    conns, params, ages = dict(state.conns), dict(state.params), dict(state.ages)
-    signs, opt_state, stats = dict(state.signs), state.opt_state, {}
-    for k, name in zip(jax.random.split(key), SPARSE, strict=True):
-        dormant = conns[name].mask & (params[name] < 0)
-        by_age = jnp.zeros(AGE_BINS, jnp.int32).at[_age_bin(ages[name])].add(dormant.astype(int))
-        variables = {
-            "theta": params[name],
-            "sign": signs[name],
-            "age": ages[name],
-            "moments": _leaves_under(opt_state, name),
-        }
-        conns[name], variables, counts = rules.deep_r(
-            k, conns[name], variables, autapses=name == "in"
-        )
-        params[name], signs[name] = variables["theta"], variables["sign"]
-        ages[name] = jnp.where(conns[name].mask, variables["age"] + 1.0, 0.0)
-        opt_state = _replace_under(opt_state, name, variables["moments"])
-        excitatory = jnp.sum(dormant & (state.signs[name] > 0))
-        stats[name] = {"counts": counts, "removed_by_age": by_age, "removed_excitatory": excitatory}
-    new = state._replace(conns=conns, params=params, signs=signs, ages=ages, opt_state=opt_state)
-    return new, stats
+    train = rules.rewiring(optimizer(args, key), rules.deep_r, variable="theta",
+                           rule_kwargs={n: {"autapses": n == "in"} for n in SPARSE})  # fmt: skip
+
+    @eqx.filter_jit
+    def rewire(state: TrainState, key):
+        fixed = {n: {"sign": state.signs[n], "age": state.ages[n]} for n in SPARSE}
+        rewiring = rules.RewiringState(state.params, state.conns, fixed, state.opt_state, 0)
+        rewired, counts = train.rewire(key, rewiring)
+        stats = {}
+        for name in SPARSE:
+            dormant = state.conns[name].mask & (state.params[name] < 0)
+            by_age = jnp.zeros(AGE_BINS, jnp.int32).at[_age_bin(state.ages[name])].add(
+                dormant.astype(int)
+            )
+            excitatory = jnp.sum(dormant & (state.signs[name] > 0))
+            stats[name] = {"counts": counts[name], "removed_by_age": by_age,
+                           "removed_excitatory": excitatory}  # fmt: skip
+        conns, fixed = rewired.conns, rewired.fixed
+        ages = {n: jnp.where(conns[n].mask, fixed[n]["age"] + 1.0, 0.0) for n in SPARSE}
+        signs = {n: fixed[n]["sign"] for n in SPARSE}
+        new = state._replace(conns=conns, params=rewired.params, signs=signs, ages=ages,
+                             opt_state=rewired.opt_state)  # fmt: skip
+        return new, stats
+
+    return rewire
 
 
 def _age_bin(age):
     return jnp.clip(jnp.floor(jnp.log2(jnp.maximum(age, 1.0))), 0, AGE_BINS - 1).astype(jnp.int32)
-
-
-def _leaves_under(tree, name):
-    flat, _ = jax.tree_util.tree_flatten_with_path(tree)
-    return [leaf for path, leaf in flat if jax.tree_util.DictKey(name) in path]
-
-
-def _replace_under(tree, name, new_leaves):
-    flat, treedef = jax.tree_util.tree_flatten_with_path(tree)
-    new = iter(new_leaves)
-    leaves = [next(new) if jax.tree_util.DictKey(name) in path else leaf for path, leaf in flat]
-    return jax.tree.unflatten(treedef, leaves)
 
 
 @eqx.filter_jit

@@ -50,8 +50,10 @@ def train_run(config: dict, train, test, folder: Path, resume: bool, informative
     record["initial"] = diagnostics.snapshot(state, informative)
     state, record = _maybe_resume(folder, state, record, resume)
     step = M.make_train_step(args, n_out, key, M.synapse_bounds(state))
+    rewire = M.make_rewire(args, key) if args.connectivity == "deep_r" else None
     for epoch in range(len(record["epochs"]) + 1, args.epochs + 1):
-        state, stats = _train_epoch(state, step, train, args, key, epoch, record["rewiring"])
+        state, stats = _train_epoch(state, (step, rewire), train, args, key, epoch,
+                                    record["rewiring"])  # fmt: skip
         stats.update(_evaluate(state, test, args, n_out), epoch=epoch)
         stats.update(synapses=M.synapse_count(state), weight_bytes=M.weight_bytes(state))
         if informative is not None:
@@ -64,7 +66,8 @@ def train_run(config: dict, train, test, folder: Path, resume: bool, informative
     return record
 
 
-def _train_epoch(state, step, train, args, key, epoch: int, rewiring: list):
+def _train_epoch(state, steps, train, args, key, epoch: int, rewiring: list):
+    step, rewire = steps
     totals = dict(train_loss=0.0, correct=0, rate_hz=0.0, train_time_s=0.0, rewire_time_s=0.0)
     n_batches = len(train) // args.batch
     removal = diagnostics.RemovalTally()
@@ -72,10 +75,10 @@ def _train_epoch(state, step, train, args, key, epoch: int, rewiring: list):
         start = time.perf_counter()
         state, metrics = jax.block_until_ready(step(state, x, labels))
         totals["train_time_s"] += time.perf_counter() - start
-        if args.connectivity == "deep_r":
+        if rewire is not None:
             start = time.perf_counter()
             batch_key = jax.random.fold_in(key, epoch * n_batches + b)
-            state, stats = jax.block_until_ready(M.rewire(state, batch_key))
+            state, stats = jax.block_until_ready(rewire(state, batch_key))
             totals["rewire_time_s"] += time.perf_counter() - start
             rewiring.append(removal.add(stats))
         totals["train_loss"] += float(metrics.loss) / n_batches
