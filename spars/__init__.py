@@ -8,6 +8,8 @@ from . import surrogate as surrogate
 from .builders import fixed_number_post as fixed_number_post
 from .builders import fixed_probability as fixed_probability
 from .builders import gaussian_grid as gaussian_grid
+from .checkpoint import load as load
+from .checkpoint import save as save
 from .column import ColumnView as ColumnView
 from .column import column_view as column_view
 from .column import in_degree as in_degree
