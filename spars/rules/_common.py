@@ -2,6 +2,7 @@
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from .._prefix import count_prefix
@@ -36,6 +37,33 @@ def new_synapse_values(variables, own: dict, new_synapse, key, pre, post):
                          f"{sorted(variables)}")  # fmt: skip
     zeros = jax.tree.map(lambda _: 0, variables)
     return {**zeros, **extra, **own}
+
+
+def check_pre_sign(conn: Connectivity, pre_sign):
+    """``pre_sign`` as float ``[n_pre]`` of +-1 (Dale's law), or a clear error."""
+    if jnp.shape(pre_sign) != (conn.n_pre,):
+        raise ValueError(
+            f"pre_sign must have shape [n_pre]=({conn.n_pre},), got {jnp.shape(pre_sign)}"
+        )
+    if not isinstance(pre_sign, jax.core.Tracer) and not np.all(np.abs(np.asarray(pre_sign)) == 1):
+        raise ValueError("pre_sign must hold +1 (excitatory) or -1 (inhibitory) per neuron")
+    return jnp.asarray(pre_sign, jnp.float32)
+
+
+def dale_signs(pre_sign, name: str = "sign"):
+    """``new_synapse`` hook giving each new synapse its presynaptic neuron's sign.
+
+    For rules whose new synapses otherwise start at 0 in every other
+    variable (SET, RigL, topographic): ``{name: pre_sign[pre]}``. Combine
+    with other hooks by calling them in one function.
+    """
+    pre_sign = jnp.asarray(pre_sign, jnp.float32)
+
+    def new_synapse(key, pre, post):
+        del key, post
+        return {name: pre_sign[pre]}
+
+    return new_synapse
 
 
 def smallest(score, mask, count):

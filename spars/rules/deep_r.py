@@ -24,13 +24,16 @@ import optax
 
 from ..connectivity import Connectivity
 from ..structure import remove
-from ._common import new_synapse_values, regrow
+from ._common import check_pre_sign, new_synapse_values, regrow
 
 
-def deep_r_init(key, conn: Connectivity, weights) -> dict:
+def deep_r_init(key, conn: Connectivity, weights, pre_sign=None) -> dict:
     """DEEP R variables from signed weights: ``theta = |w|``, ``sign = sign(w)``.
 
-    Real synapses of weight exactly 0 get a random sign; padding is 0.
+    Real synapses of weight exactly 0 get a random sign; padding is 0. With
+    ``pre_sign`` (Dale's law: ``+1`` excitatory, ``-1`` inhibitory per
+    presynaptic neuron, ``[n_pre]``) every synapse takes its neuron's sign
+    and ``theta = |w|``.
 
     Returns:
         ``{"theta": float[n_pre, max_row], "sign": float[n_pre, max_row]}``.
@@ -38,6 +41,8 @@ def deep_r_init(key, conn: Connectivity, weights) -> dict:
     weights = jnp.asarray(weights)
     coin = jnp.where(jax.random.bernoulli(key, 0.5, weights.shape), 1.0, -1.0)
     sign = jnp.where(weights > 0, 1.0, jnp.where(weights < 0, -1.0, coin))
+    if pre_sign is not None:
+        sign = jnp.broadcast_to(check_pre_sign(conn, pre_sign)[:, None], weights.shape)
     mask = conn.mask
     return {
         "theta": jnp.where(mask, jnp.abs(weights), 0.0).astype(weights.dtype),
@@ -66,6 +71,7 @@ def deep_r(
     n_candidates: int | None = None,
     max_rounds: int = 32,
     new_synapse=None,
+    pre_sign=None,
 ):
     """One DEEP R rewiring step: dormant synapses out, as many random ones in.
 
@@ -83,10 +89,13 @@ def deep_r(
         new_synapse: ``(key, pre, post) -> dict`` of values for new synapses'
             other variables (``pre``, ``post`` int32 ``[k]``), e.g. a delay
             from :func:`spars.delays.random_delays`; default 0.
+        pre_sign: Dale's law, ``[n_pre]`` of ``+1`` / ``-1``: a new synapse
+            takes its presynaptic neuron's sign (``sign_probability`` unused).
 
     Returns:
         ``(conn, variables, RewireStats)``.
     """
+    pre_sign = None if pre_sign is None else check_pre_sign(conn, pre_sign)
     for name in ("theta", "sign"):
         if name not in variables:
             raise ValueError(f"DEEP R variables need a {name!r} entry, got {sorted(variables)}")
@@ -95,7 +104,7 @@ def deep_r(
     def new_values(key, pre, post):
         key_sign, key_new = jax.random.split(key)
         sign = jnp.where(jax.random.bernoulli(key_sign, sign_probability, pre.shape), 1.0, -1.0)
-        own = {"theta": 0.0, "sign": sign}
+        own = {"theta": 0.0, "sign": sign if pre_sign is None else pre_sign[pre]}
         return new_synapse_values(variables, own, new_synapse, key_new, pre, post)
 
     return regrow(

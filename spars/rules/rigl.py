@@ -41,6 +41,16 @@ def outer_product_score(pre_activity, post_grad):
     Returns:
         ``(pre int32[k], post int32[k]) -> float[k]``, cost ``O(k * m)``.
     """
+    grad = outer_product_grad(pre_activity, post_grad)
+    return lambda pre, post: jnp.abs(grad(pre, post))
+
+
+def outer_product_grad(pre_activity, post_grad):
+    """The signed weight gradient ``sum_m pre_activity[m, i] * post_grad[m, j]`` at pairs.
+
+    As :func:`outer_product_score` without the magnitude (for
+    :func:`spars.rules.deep_r_rigl`, whose new synapses take a sign).
+    """
     a = jnp.reshape(jnp.asarray(pre_activity), (-1, jnp.shape(pre_activity)[-1]))
     g = jnp.reshape(jnp.asarray(post_grad), (-1, jnp.shape(post_grad)[-1]))
     if a.shape[0] != g.shape[0]:
@@ -48,10 +58,10 @@ def outer_product_score(pre_activity, post_grad):
             f"leading axes differ: {jnp.shape(pre_activity)} vs {jnp.shape(post_grad)}"
         )
 
-    def score(pre, post):
-        return jnp.abs(jnp.sum(a[:, pre] * g[:, post], axis=0))
+    def grad(pre, post):
+        return jnp.sum(a[:, pre] * g[:, post], axis=0)
 
-    return score
+    return grad
 
 
 def rigl(
@@ -94,7 +104,8 @@ def rigl(
         best = jnp.argsort(-grad_score(pre, post))
         pre, post, valid = pre[best], post[best], jnp.broadcast_to(room, (k,))
     else:
-        pre, post, valid = _dense_candidates(conn, grad_score, bound, autapses)
+        pre, post, valid = dense_candidates(conn, jnp.abs(check_dense(conn, grad_score)), bound,
+                                            autapses)  # fmt: skip
     key_new = None if new_synapse is None else jax.random.fold_in(key, 1)
     new_values = new_synapse_values(variables, {"weight": 0.0}, new_synapse, key_new, pre, post)
     conn, variables, stats = add_pairs(
@@ -103,15 +114,19 @@ def rigl(
     return conn, variables, RewireStats(removed, stats.added, removed - stats.added)
 
 
-def _dense_candidates(conn: Connectivity, grad, bound: int, autapses: bool):
-    """The ``bound`` unconnected pairs of largest ``|grad|``, best first."""
+def check_dense(conn: Connectivity, grad):
     grad = jnp.asarray(grad)
     if grad.shape != conn.shape:
         raise ValueError(f"dense gradient has shape {grad.shape}, expected {conn.shape}")
+    return grad
+
+
+def dense_candidates(conn: Connectivity, score, bound: int, autapses: bool):
+    """The ``bound`` unconnected pairs of largest ``score [n_pre, n_post]``, best first."""
     taken = to_dense(conn, conn.mask.astype(jnp.float32)) > 0
     if not autapses:
         taken = taken | jnp.eye(*conn.shape, dtype=bool)
-    score = jnp.where(taken, -jnp.inf, jnp.abs(grad)).reshape(-1)
+    score = jnp.where(taken, -jnp.inf, score).reshape(-1)
     values, flat = lax.top_k(score, min(bound, score.shape[0]))
     flat = flat.astype(jnp.int32)
     return flat // conn.n_post, flat % conn.n_post, values > -jnp.inf
