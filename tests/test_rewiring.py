@@ -156,3 +156,32 @@ def test_bad_input_raises_clear_errors():
     with pytest.raises(ValueError, match="no 'weight'"):
         as_theta = {**params, "a": {"theta": params["a"]}, "b": {"theta": params["b"]}}
         rules.rewiring(optax.adam(1e-3), rules.set_rewire).init(as_theta, conns)
+
+
+def test_multi_transform_groups_move_their_moments_too():
+    conn, v = projection(12)
+    delay = jnp.where(conn.mask, 2.0, 0.0)
+    params = {"ff": {"theta": v["theta"], "delay": delay}, "out": jnp.ones((10, 3))}
+    groups = {"ff": {"theta": "w", "delay": "d"}, "out": "w"}
+    opt = optax.multi_transform({"w": optax.adam(0.5), "d": optax.adam(0.1)}, groups)
+    new_delay = spars.random_delays(1, 3)
+    train = rules.rewiring(opt, partial(rules.deep_r, new_synapse=new_delay), variable="theta")
+    grads = jax.tree.map(lambda p: jnp.where(p != 0, 1.0, 0.0), params)
+    start = train.init(params, {"ff": conn}, {"ff": {"sign": v["sign"]}})
+    state, stats = jax.jit(train.update)(jax.random.key(13), grads, start)
+    updates, ref = opt.update(grads, opt.init(params), params)
+    ref_params = optax.apply_updates(params, updates)
+    mu_w, mu_d = (
+        ref.inner_states["w"][0][0].mu["ff"]["theta"],
+        ref.inner_states["d"][0][0].mu["ff"]["delay"],
+    )
+    got = state.opt_state.inner_states
+    before = by_pair(conn, ref_params["ff"]["theta"], mu_w, mu_d)
+    after = by_pair(state.conns["ff"], state.params["ff"]["theta"],
+                    got["w"][0][0].mu["ff"]["theta"], got["d"][0][0].mu["ff"]["delay"])  # fmt: skip
+    assert int(stats["ff"].removed) > 0
+    for pair, values in after.items():
+        if before.get(pair, (-1,))[0] >= 0:
+            np.testing.assert_allclose(values, before[pair], rtol=1e-6)
+        else:
+            assert values == (0, 0, 0)

@@ -23,11 +23,14 @@ def plot_all(out: Path, records: list[dict], intervals) -> list[Path]:
 
 def _accuracy(plt, out, records) -> Path:
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for r in records:
+    variants = list(dict.fromkeys(r["variant"] for r in records))
+    for r in records:  # one colour per variant, one line per seed
         acc = [100 * e["test_accuracy"] for e in r["epochs"]]
-        ax.plot(range(1, len(acc) + 1), acc, label=f"{r['variant']} seed {r['seed']}")
-    ax.set(xlabel="epoch", ylabel="test accuracy [%]", title="timing task")
-    ax.legend(fontsize=7)
+        first = r is next(q for q in records if q["variant"] == r["variant"])
+        ax.plot(range(1, len(acc) + 1), acc, color=f"C{variants.index(r['variant'])}", lw=1.2,
+                alpha=0.8, label=r["variant"] if first else None)  # fmt: skip
+    ax.set(xlabel="epoch", ylabel="test accuracy [%]", title="timing task (lines: seeds)")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "accuracy.png", dpi=120)
     plt.close(fig)

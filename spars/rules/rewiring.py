@@ -184,7 +184,7 @@ def _optimizer_leaves(optimizer, opt_state, labels, name: str, conn: Connectivit
             found.append(leaf)
         return leaf
 
-    optax.tree_map_params(optimizer, collect, opt_state, labels)
+    optax.tree_map_params(optimizer, collect, opt_state, labels, is_leaf=_masked)
     return found
 
 
@@ -196,4 +196,9 @@ def _put_optimizer_leaves(optimizer, opt_state, labels, name: str, leaves: list)
             return next(new)
         return leaf
 
-    return optax.tree_map_params(optimizer, put, opt_state, labels)
+    return optax.tree_map_params(optimizer, put, opt_state, labels, is_leaf=_masked)
+
+
+def _masked(x) -> bool:
+    """``optax.masked`` / ``multi_transform`` hold ``MaskedNode`` where a group has no leaf."""
+    return isinstance(x, optax.MaskedNode)
