@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checks import is_concrete
 from ._grid import periodic, scaled_position
 from ._rows import compact
 from .connectivity import Connectivity, capacity
@@ -49,6 +50,7 @@ def fixed_probability(
     Returns:
         The connectivity.
     """
+    _check_concrete('fixed_probability', locals())
     _check_sizes(n_pre, n_post)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p must be in [0, 1], got {p}")
@@ -100,6 +102,7 @@ def fixed_number_post(
     Returns:
         The connectivity.
     """
+    _check_concrete('fixed_number_post', locals())
     _check_sizes(n_pre, n_post)
     m = _n_candidates(n_pre, n_post, autapses)
     if not 0 <= k <= m:
@@ -183,6 +186,7 @@ def gaussian_grid(
         The connectivity, targets ascending within each row.
     """
     n_pre, n_post = math.prod(pre_shape), math.prod(post_shape)
+    _check_concrete('gaussian_grid', locals())
     _check_sizes(n_pre, n_post)
     if not 0.0 <= p_peak <= 1.0 or sigma <= 0.0:
         raise ValueError(f"need 0 <= p_peak <= 1 and sigma > 0, got {p_peak=}, {sigma=}")
@@ -237,6 +241,17 @@ def _pad_cols(rows: np.ndarray, width: int, fill: int) -> np.ndarray:
     out = np.full((rows.shape[0], width), fill, np.int32)
     out[:, : rows.shape[1]] = rows
     return out
+
+
+def _check_concrete(builder: str, arguments: dict) -> None:
+    traced = sorted(k for k, v in arguments.items() if not is_concrete(v))
+    if traced:
+        raise ValueError(
+            f"{builder} got traced {traced} (inside jit or vmap): a builder's row capacity "
+            "depends on its draw, so it runs eagerly; build each network's connectivity in a "
+            "Python loop and stack them (jax.tree.map(lambda *x: jnp.stack(x), *conns)) with "
+            "a common max_row="
+        )
 
 
 def _check_sizes(n_pre: int, n_post: int) -> None:

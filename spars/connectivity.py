@@ -17,11 +17,12 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
+from ._checks import integer
 from ._custom_types import Indices, RowLength, SlotMask
 
 
 def _as_int32(x) -> Array:
-    return jnp.asarray(x, dtype=jnp.int32)
+    return jnp.asarray(integer("indices and row_length", x), dtype=jnp.int32)
 
 
 class Connectivity(eqx.Module):

@@ -12,8 +12,10 @@ from typing import Any, NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
+from ._checks import is_concrete
 from ._custom_types import SynapseVar
 from .connectivity import Connectivity
 from .delays import DelayBuffer, delay_buffer, propagate_delayed, validate_delays
@@ -41,6 +43,8 @@ class Projection(eqx.Module):
     max_delay: int | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
+        if is_concrete(self.weights) and not np.all(np.isfinite(np.asarray(self.weights))):
+            raise ValueError("weights must be finite: the projection's weights hold NaN or inf")
         if self.delays is None:
             if self.max_delay is not None:
                 raise ValueError("max_delay is given without delays")
@@ -80,6 +84,11 @@ class Network(eqx.Module):
     projections: dict[str, Projection]
 
     def __check_init__(self):
+        steps = {name: float(pop.dt) for name, pop in self.populations.items()
+                 if is_concrete(getattr(pop, "dt", None))
+                 and getattr(pop, "dt", None) is not None}  # fmt: skip
+        if len(set(steps.values())) > 1:
+            raise ValueError(f"populations must share one time step dt [ms], got {steps}")
         for name, proj in self.projections.items():
             for end, n in (("pre", proj.conn.n_pre), ("post", proj.conn.n_post)):
                 pop = getattr(proj, end)
@@ -140,6 +149,8 @@ def simulate(
     Returns:
         ``(final_state, records)``, records stacked along a leading time axis.
     """
+    if not isinstance(n_steps, int | np.integer) or n_steps < 0:
+        raise ValueError(f"n_steps must be an int >= 0 (static), got {n_steps!r}")
     record = record or (lambda s: s.outputs)
     for name, x in (external or {}).items():
         if name not in network.populations:

@@ -13,11 +13,13 @@ another layer) are returned unchanged.
 from functools import partial
 from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Int
 
+from ._checks import integer, is_concrete
 from ._custom_types import SlotMask
 from ._rows import compact, rank_in_group, repeats
 from .connectivity import Connectivity
@@ -134,13 +136,15 @@ def remove_listed(
     Returns:
         ``(conn, variables, n_removed)``, ``n_removed`` an int32 scalar.
     """
-    pre, slot = jnp.asarray(pre, jnp.int32), jnp.asarray(slot, jnp.int32)
+    pre = jnp.asarray(integer("pre", pre), jnp.int32)
+    slot = jnp.asarray(integer("slot", slot), jnp.int32)
     if pre.ndim != 1 or pre.shape != slot.shape:
         raise ValueError(f"pre and slot must be 1-D of equal shape, got {pre.shape}, {slot.shape}")
     if conn.n_pre == 0 or conn.max_row == 0 or pre.shape[0] == 0:
         return conn, variables, jnp.zeros((), jnp.int32)
     valid = jnp.ones(pre.shape, bool) if valid is None else jnp.asarray(valid, bool)
-    row = jnp.where(valid & (pre >= 0) & (pre < conn.n_pre), pre, conn.n_pre)
+    listed = valid & (pre >= 0) & (pre < conn.n_pre) & (slot >= 0) & (slot < conn.max_row)
+    row = jnp.where(listed, pre, conn.n_pre)  # out-of-range entries (slot -1 too) are ignored
     drop = jnp.zeros(conn.indices.shape, bool).at[row, slot].set(True, mode="drop")
     rows = jnp.minimum(row, conn.n_pre - 1)
     slots = jnp.broadcast_to(
@@ -195,7 +199,8 @@ def add_pairs(
     Cost: two sorts of ``k`` and a ``[k, max_row]`` gather; nothing scales
     with ``n_pre * max_row`` except the scatters' output buffers.
     """
-    pre, post = jnp.asarray(pre, jnp.int32), jnp.asarray(post, jnp.int32)
+    pre = jnp.asarray(integer("pre", pre), jnp.int32)
+    post = jnp.asarray(integer("post", post), jnp.int32)
     if pre.ndim != 1 or pre.shape != post.shape:
         raise ValueError(f"pre and post must be 1-D of equal shape, got {pre.shape}, {post.shape}")
     asked = jnp.ones(pre.shape, bool) if valid is None else jnp.asarray(valid, bool)
@@ -253,7 +258,7 @@ def add(
     Row-parallel and sort-free (``spars.kernels.structure.append_rows``; on
     CUDA one program per row that reads the row only up to ``row_length``).
     """
-    targets = jnp.asarray(targets, jnp.int32)
+    targets = jnp.asarray(integer("targets", targets), jnp.int32)
     if targets.ndim != 2 or targets.shape[0] != conn.n_pre:
         raise ValueError(f"targets must have shape [n_pre={conn.n_pre}, k], got {targets.shape}")
     n_pre, k = targets.shape
@@ -266,7 +271,7 @@ def add(
     pairs = []
     for leaf, position in zip(synaptic, positions, strict=True):
         value = 0 if values is None else values[position]
-        pairs += [leaf, jnp.broadcast_to(jnp.asarray(value, leaf.dtype), targets.shape)]
+        pairs += [leaf, jnp.broadcast_to(cast_new(value, leaf.dtype), targets.shape)]
     static = {"n_post": conn.n_post}
     *arrays, added, rejected, overflow = dispatch(
         partial(KS.append_rows, **static), partial(KS.append_rows_reference, **static),
@@ -337,7 +342,25 @@ def _write_new(variables, new_values, row, slot, shape, k):
     def write(leaf, value):
         if not is_synaptic(leaf, shape):
             return leaf
-        value = jnp.broadcast_to(jnp.asarray(value, jnp.asarray(leaf).dtype), (k,))
+        value = jnp.broadcast_to(cast_new(value, jnp.asarray(leaf).dtype), (k,))
         return jnp.asarray(leaf).at[row, slot].set(value, mode="drop")
 
     return jax.tree.map(write, variables, new_values)
+
+
+def cast_new(value, dtype):
+    """A new synapse's ``value`` as the variable's ``dtype``, never silently truncated.
+
+    A fractional value for an integer variable is an error (now if concrete,
+    under ``jit`` through ``eqx.error_if``).
+    """
+    value = jnp.asarray(value) if is_concrete(value) else value
+    if not (jnp.issubdtype(dtype, jnp.integer) and jnp.issubdtype(jnp.result_type(value),
+                                                                   jnp.floating)):  # fmt: skip
+        return jnp.asarray(value, dtype)
+    message = f"a new synapse's value is fractional but the variable is {dtype}: it would be cut"
+    if is_concrete(value):
+        if np.any(np.asarray(value) != np.round(np.asarray(value))):
+            raise ValueError(f"{message} ({np.asarray(value).ravel()[:4]})")
+        return jnp.asarray(value, dtype)
+    return eqx.error_if(value, value != jnp.round(value), message).astype(dtype)

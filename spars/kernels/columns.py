@@ -22,6 +22,9 @@ _INT32_MAX = 2**31 - 1
 def build_reference(row_length, indices, *, n_post: int, max_col: int):
     """XLA twin of :func:`build`: one sort of all slots by (post, pre)."""
     n_pre, max_row = indices.shape
+    if n_post == 0:  # no columns: nothing to list
+        empty = jnp.zeros((0, max_col), jnp.int32)
+        return empty, empty, jnp.zeros((0,), jnp.int32), jnp.zeros((), jnp.int32)
     indices = jnp.where(jnp.arange(max_row)[None, :] < row_length[:, None], indices, n_post)
     degree = jnp.zeros((n_post + 1,), jnp.int32).at[indices.reshape(-1)].add(1)[:n_post]
     post, pre, slot = _sorted_by_column(indices, n_post)

@@ -14,9 +14,11 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jaxtyping import Array, Float, Int
 
+from .._checks import integer, is_concrete
 from ..neurons import LIF, LeakyIntegrator
 from .synapses import Synapses
 
@@ -142,6 +144,7 @@ def per_step_cross_entropy(y: Float[Array, "T B out"], labels: Int[Array, " B"])
     e-prop's loss (Bellec et al. 2020, mlGeNN): every step has its own
     error, so an online rule can learn during the trial.
     """
+    labels = checked_labels(labels, y.shape[-1])
     return optax.softmax_cross_entropy_with_integer_labels(y, labels[None]).mean()
 
 
@@ -151,7 +154,19 @@ def mean_cross_entropy(y: Float[Array, "T B out"], labels: Int[Array, " B"]):
     The loss on what is predicted (the time-averaged readout); its error
     reaches every step alike, so it needs the whole trial (not online).
     """
+    labels = checked_labels(labels, y.shape[-1])
     return optax.softmax_cross_entropy_with_integer_labels(y.mean(0), labels).mean()
+
+
+def checked_labels(labels, n_classes: int):
+    """``labels`` if each lies in ``[0, n_classes)``; a clear error now or under ``jit``."""
+    labels = integer("labels", labels)
+    message = f"labels must lie in [0, {n_classes}) (the readout's classes)"
+    if is_concrete(labels):
+        if np.any((np.asarray(labels) < 0) | (np.asarray(labels) >= n_classes)):
+            raise ValueError(f"{message}, got {np.asarray(labels)}")
+        return labels
+    return eqx.error_if(labels, (labels < 0) | (labels >= n_classes), message)
 
 
 def loss_terms(z, y, labels, reg: RateRegularisation, dt: float, loss=per_step_cross_entropy):

@@ -5,8 +5,10 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, Int
 
+from .._checks import is_concrete, non_negative, positive
 from ..surrogate import FastSigmoid
 
 Potential = Float[Array, "*batch n"]
@@ -53,6 +55,16 @@ class LIF(eqx.Module):
     spike_fn: eqx.Module = FastSigmoid()
     reset_by_subtraction: bool = eqx.field(static=True, default=False)
     detach_reset: bool = eqx.field(static=True, default=False)
+
+    def __check_init__(self):
+        positive("tau_mem", self.tau_mem, " [ms]")
+        positive("dt", self.dt, " [ms]")
+        non_negative("tau_refrac", self.tau_refrac, " [ms]")
+        if is_concrete(self.v_reset, self.v_thresh) and np.any(
+            np.asarray(self.v_reset) >= np.asarray(self.v_thresh)
+        ):
+            raise ValueError(f"v_reset ({self.v_reset} mV) must lie below v_thresh "
+                             f"({self.v_thresh} mV), or every reset fires again")  # fmt: skip
 
     def init(self, batch_shape: tuple[int, ...] = (), key=None) -> LIFState:
         del key
@@ -120,6 +132,9 @@ class ALIF(LIF):
     """
 
     tau_adapt: float = 2000.0
+
+    def __check_init__(self):
+        positive("tau_adapt", self.tau_adapt, " [ms]")
     beta: float = 0.0174
 
     def init(self, batch_shape: tuple[int, ...] = (), key=None) -> ALIFState:

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from .._checks import is_concrete, non_negative, positive
 from ._lif import Potential, _decay, _drive
 
 
@@ -23,6 +24,10 @@ class LeakyIntegrator(eqx.Module):
     n: int = eqx.field(static=True)
     tau_mem: float = 20.0
     dt: float = 1.0
+
+    def __check_init__(self):
+        positive("tau_mem", self.tau_mem, " [ms]")
+        positive("dt", self.dt, " [ms]")
 
     def init(self, batch_shape: tuple[int, ...] = (), key=None) -> Potential:
         del key
@@ -52,6 +57,18 @@ class PoissonSource(eqx.Module):
     n: int = eqx.field(static=True)
     rate: float | Float[Array, " n"] = 10.0
     dt: float = 1.0
+
+    def __check_init__(self):
+        positive("dt", self.dt, " [ms]")
+        non_negative("rate", self.rate, " [Hz]")
+        if is_concrete(self.rate, self.dt):
+            p = np.max(np.asarray(self.rate, float)) * float(self.dt) * 1e-3
+            if p >= 1:
+                raise ValueError(
+                    f"rate * dt = {p:g} spikes per step: a source draws at most one spike "
+                    "per step, so it would cap the rate; lower the rate or dt, or use "
+                    "several sources"
+                )
 
     def init(self, batch_shape: tuple[int, ...] = (), key=None) -> PoissonState:
         if key is None:

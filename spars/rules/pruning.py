@@ -12,6 +12,7 @@ is that sparse. :func:`spars.structure.trim` then shrinks the row capacity.
 
 import jax.numpy as jnp
 
+from .._checks import fraction
 from ..connectivity import Connectivity
 from ..structure import RewireStats
 from ._common import remove_weakest
@@ -63,6 +64,7 @@ def magnitude_prune(key, conn: Connectivity, variables, *, sparsity):
         ``(conn, variables, RewireStats)`` with ``added = failed = 0``.
     """
     del key
+    sparsity = fraction("sparsity", sparsity)
     n_keep = jnp.floor((1.0 - sparsity) * conn.n_pre * conn.n_post + 1e-6).astype(jnp.int32)
     n_drop = jnp.maximum(conn.n_synapses - n_keep, 0)
     conn, variables, removed = remove_weakest(conn, variables, n_drop)

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .._checks import fraction
 from ..connectivity import Connectivity
 from ..convert import to_dense
 from ..structure import RewireStats, add_pairs
@@ -95,6 +96,7 @@ def rigl(
         ``(conn, variables, RewireStats)``; ``failed`` counts drops that found
         no place among the candidates.
     """
+    zeta = fraction("zeta", zeta)
     n_drop = jnp.floor(zeta * conn.n_synapses).astype(jnp.int32)
     conn, variables, removed = remove_weakest(conn, variables, n_drop)
     bound = max(1, math.ceil(zeta * conn.n_pre * conn.max_row))

@@ -7,6 +7,7 @@ magnitude is removed and as many are grown at random unconnected pairs.
 import jax
 import jax.numpy as jnp
 
+from .._checks import fraction
 from ..connectivity import Connectivity
 from ._common import new_synapse_values, regrow, remove_weakest
 
@@ -39,6 +40,7 @@ def set_rewire(
     Returns:
         ``(conn, variables, RewireStats)``.
     """
+    zeta = fraction("zeta", zeta)
     n_drop = jnp.floor(zeta * conn.n_synapses).astype(jnp.int32)
     conn, variables, removed = remove_weakest(conn, variables, n_drop)
 
