@@ -20,7 +20,7 @@ import jax
 from . import data, figures, report, training
 
 DATASET_DEFAULTS = {
-    "manifolds": dict(train_samples=6000, test_samples=1000, hidden=256, epochs=12, gain_in=4.0,
+    "manifolds": dict(train_samples=6000, test_samples=1000, hidden=256, epochs=24, gain_in=4.0,
                       headroom=10.0),
     "yin_yang": dict(train_samples=5000, test_samples=1000, hidden=128, epochs=10),
     # the GeNN study's SHD/SSC settings (github jhnnsnk/genn_structural_plasticity)
