@@ -211,3 +211,14 @@ def test_delays_experiment_rewires_with_delays(tmp_path):
     assert sparse["synapses"] == deep_r["synapses"] > 0  # DEEP R keeps the count
     learned = deep_r["params"]["all_delays"]
     assert len(learned) == deep_r["synapses"] and min(learned) >= 1.0 and max(learned) <= 32.0
+
+
+def test_gpu_check_compares_every_kernel_and_names_the_device(tmp_path, monkeypatch):
+    from experiments import gpu_check
+
+    monkeypatch.setattr(gpu_check, "CASES", [("tiny", 12, 10, 0.3, 2.0, 2, 0.5)])
+    result = gpu_check.main([str(tmp_path), "--only-kernels"])
+    saved = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert saved["all_ok"] and saved["device_kind"] and len(saved["rows"]) == 7
+    assert {r["check"] for r in result["rows"]} >= {"push", "pull", "grad", "add (append)"}
+    assert gpu_check.compare(np.ones(3), np.ones(3) * 1.1) > 1e-4  # a mismatch is seen
