@@ -41,7 +41,9 @@ def fraction(name: str, value):
 
 def integer(name: str, x):
     """Raises if ``x`` has a float or complex dtype (indices are never rounded silently)."""
-    dtype = jnp.result_type(x)
+    if not hasattr(x, "dtype") and np.size(x) == 0:
+        return np.zeros(np.shape(x), np.int32)  # an empty list: nothing to round
+    dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
     if not (jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.bool_)):
         raise ValueError(f"{name} must be integers, got dtype {dtype}: round or cast it first")
     return x

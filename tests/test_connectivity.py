@@ -73,9 +73,11 @@ def test_from_dense_under_jit_needs_and_checks_max_row():
 
 def test_connectivity_shape_checks():
     with pytest.raises(ValueError, match="indices must be 2-D"):
-        spars.Connectivity(jnp.zeros((3,)), jnp.zeros((3,)), 4)
+        spars.Connectivity(jnp.zeros((3,), int), jnp.zeros((3,), int), 4)
     with pytest.raises(ValueError, match="row_length must have shape"):
-        spars.Connectivity(jnp.zeros((3, 2)), jnp.zeros((2,)), 4)
+        spars.Connectivity(jnp.zeros((3, 2), int), jnp.zeros((2,), int), 4)
+    with pytest.raises(ValueError, match="must be integers, got dtype float32"):
+        spars.Connectivity(jnp.zeros((3, 2)), jnp.zeros((3,), int), 4)
     conn = spars.empty(3, 4, 2)
     assert conn.shape == (3, 4) and conn.max_row == 2 and int(conn.n_synapses) == 0
     spars.validate(conn, jnp.zeros((3, 2)))
