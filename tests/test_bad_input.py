@@ -122,3 +122,35 @@ def test_fractional_values_for_integer_variables_raise():
 def test_column_view_of_a_projection_with_no_targets_is_empty():
     view = spars.column_view(spars.empty(5, 0, 3))
     assert view.pre.shape == (0, 0) and int(view.overflow) == 0
+
+
+@pytest.mark.parametrize("shape", [(0, 5, 3), (5, 0, 3), (5, 4, 0)])
+def test_every_rule_accepts_an_empty_projection_and_returns_it_valid(shape):
+    conn, key = spars.empty(*shape), jax.random.key(0)
+    w = jnp.zeros(conn.indices.shape)
+    v = rules.deep_r_init(key, conn, w)
+    results = [
+        rules.rigl(key, conn, w, lambda pre, post: jnp.ones(pre.shape), zeta=0.3),
+        rules.rigl(key, conn, w, jnp.ones(conn.shape), zeta=0.3),
+        rules.set_rewire(key, conn, w, zeta=0.3),
+        rules.deep_r(key, conn, v),
+        rules.deep_r_rigl(key, conn, v, jnp.ones(conn.shape)),
+        rules.magnitude_prune(key, conn, w, sparsity=0.5),
+    ]
+    for new, _, stats in results:
+        spars.validate(new)
+        assert new.indices.shape == conn.indices.shape and int(stats.added) == 0
+    assert spars.column_view(conn).pre.shape[0] == conn.n_post
+
+
+def test_topographic_on_rows_without_capacity_reports_every_formation_as_failed():
+    kw = dict(pre_shape=(4, 4), post_shape=(4, 4), n_candidates=8, p_form=1.0, sigma=10.0,
+              p_elim_dep=0.1, p_elim_pot=0.0, threshold=0.1, new_weight=0.1)  # fmt: skip
+    conn = spars.empty(16, 16, 0)
+    new, _, stats = rules.topographic(jax.random.key(0), conn, jnp.zeros((16, 0)), **kw)
+    assert int(stats.added) == 0 and int(stats.failed) > 0 and new.max_row == 0
+    kw.update(pre_shape=(0, 0), post_shape=(0, 0))
+    _, _, stats = rules.topographic(
+        jax.random.key(0), spars.empty(0, 0, 3), jnp.zeros((0, 3)), **kw
+    )
+    assert int(stats.removed) == int(stats.added) == 0

@@ -97,6 +97,9 @@ def rigl(
         no place among the candidates.
     """
     zeta = fraction("zeta", zeta)
+    if conn.n_pre == 0 or conn.max_row == 0:  # no synapse to drop, no row to grow into
+        zero = jnp.zeros((), jnp.int32)
+        return conn, variables, RewireStats(zero, zero, zero)
     n_drop = jnp.floor(zeta * conn.n_synapses).astype(jnp.int32)
     conn, variables, removed = remove_weakest(conn, variables, n_drop)
     bound = max(1, math.ceil(zeta * conn.n_pre * conn.max_row))

@@ -90,11 +90,19 @@ def topographic(
         raise ValueError(f"grids {pre_shape} -> {post_shape} do not match {conn.shape}")
     key_pre, key_post, key_elim, key_form, key_new = jax.random.split(key, 5)
     pre, post = _candidates(key_pre, key_post, conn, n_candidates, autapses)
+    if conn.n_pre == 0 or conn.n_post == 0:  # no pair to form or eliminate
+        zero, none = jnp.zeros((), jnp.int32), jnp.zeros(pre.shape, bool)
+        stats = RewireStats(zero, zero, zero)
+        events = TopographicEvents(pre, post, none, none)
+        return (conn, variables, stats, events) if return_events else (conn, variables, stats)
     first = ~repeats(pre, post)
     match = conn.indices[pre] == post[:, None]
     present = jnp.any(match, axis=1)
-    slot = jnp.argmax(match, axis=1)
-    weak = weight_of(variables)[pre, slot] < threshold
+    if conn.max_row == 0:  # nothing present to eliminate; every formation overflows
+        slot, weak = jnp.zeros(pre.shape, jnp.int32), jnp.zeros(pre.shape, bool)
+    else:
+        slot = jnp.argmax(match, axis=1)
+        weak = weight_of(variables)[pre, slot] < threshold
     p_elim = jnp.where(weak, p_elim_dep, p_elim_pot)
     eliminate = first & present & (jax.random.uniform(key_elim, pre.shape) < p_elim)
     conn, variables, removed = remove_listed(conn, pre, slot, variables, valid=eliminate)
