@@ -260,10 +260,14 @@ def _push_fwd(capacity, row_length, indices, weights, delays, flat, ring, now, l
 def _push_bwd(capacity, residuals, g):
     indices, weights, delays, flat, now, ids, count = residuals
     g_w = g.astype(weights.dtype)
-    d_flat = KD.spike_grad_delayed_reference(indices, weights, delays, g_w, now)
-    d_weights, d_delays = KD.weight_delay_grad_reference(
-        ids, count, indices, weights, delays, flat, g_w, now, capacity=capacity
-    )
+    if flat.shape[0] * indices.size <= KD.ONE_SHOT:  # small: one gather of every slot
+        d_flat, d_weights, d_delays = KD.dense_grads_delayed(indices, weights, delays, flat,
+                                                             g_w, now)  # fmt: skip
+    else:  # event-driven weight/delay gradients, spike gradient in row blocks
+        d_flat = KD.spike_grad_delayed_reference(indices, weights, delays, g_w, now)
+        d_weights, d_delays = KD.weight_delay_grad_reference(
+            ids, count, indices, weights, delays, flat, g_w, now, capacity=capacity
+        )
     return None, None, d_weights, d_delays, d_flat.astype(flat.dtype), g, None, None
 
 

@@ -104,8 +104,10 @@ def _loss(conn, weights, delays, spikes, values, now=3):
     return jnp.sum(c * out**2)
 
 
-@pytest.mark.parametrize("mode", ["xla", *MODES])
-def test_gradients_equal_central_differences(mode):
+@pytest.mark.parametrize("mode,one_shot", [("xla", 0), ("xla", KD.ONE_SHOT),
+                                           *((m, KD.ONE_SHOT) for m in MODES)])  # fmt: skip
+def test_gradients_equal_central_differences(mode, one_shot, monkeypatch):
+    monkeypatch.setattr(KD, "ONE_SHOT", one_shot)  # 0: the event-driven, blocked backward pass
     with jax.enable_x64(True), kernels.backend(mode):
         conn, w, _ = make_projection("mixed", seed=4)
         w = w.astype(jnp.float64)
