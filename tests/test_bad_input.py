@@ -154,3 +154,19 @@ def test_topographic_on_rows_without_capacity_reports_every_formation_as_failed(
         jax.random.key(0), spars.empty(0, 0, 3), jnp.zeros((0, 3)), **kw
     )
     assert int(stats.removed) == int(stats.added) == 0
+
+
+def test_events_on_a_step_boundary_are_binned_into_that_step():
+    from spars._bins import time_steps
+    from spars.data import SpikeDataset
+
+    times = np.array([0.3, 0.7, 2.9999, 1.0, 0.0])
+    np.testing.assert_array_equal(time_steps(times, 0.1), [3, 7, 29, 10, 0])
+    t32 = (np.arange(1, 20001) * 0.1).astype(np.float32)  # every boundary up to 2 s, float32
+    np.testing.assert_array_equal(time_steps(t32, 0.1), np.arange(1, 20001))
+    train = neurons.SpikeTrain.from_events([0.3, 0.25], [0, 1], n=2, dt=0.1, n_steps=5)
+    assert float(train.spikes[3, 0]) == 1 and float(train.spikes[2, 1]) == 1
+    data = SpikeDataset(times=np.array([0.3], np.float32), units=np.array([1], np.int32),
+                        offsets=np.array([0, 1]), labels=np.array([0], np.int32), n_units=2,
+                        n_classes=1, duration=1.0)  # fmt: skip
+    assert data.frames([0], 0.1)[3, 0, 1] == 1

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._bins import time_steps
+
 
 @dataclass(frozen=True)
 class SpikeDataset:
@@ -65,7 +67,7 @@ class SpikeDataset:
         take, lengths = self._events_of(samples)
         rows = np.repeat(np.arange(len(lengths)), lengths)
         n_steps = self.n_steps(dt)
-        step = np.floor(self.times[take] / dt).astype(np.int64)
+        step = time_steps(self.times[take], dt)
         keep = step < n_steps
         flat = (step[keep] * len(lengths) + rows[keep]) * self.n_units + self.units[take][keep]
         counts = np.zeros(n_steps * len(lengths) * self.n_units, np.float32)

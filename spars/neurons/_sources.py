@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from .._bins import time_steps
 from .._checks import is_concrete, non_negative, positive
 from ._lif import Potential, _decay, _drive
 
@@ -104,8 +105,8 @@ class SpikeTrain(eqx.Module):
         Events outside ``[0, n_steps * dt)`` or with a unit outside ``[0, n)``
         raise an error; several events in one bin are counted.
         """
+        step = time_steps(times, dt)
         times, units = np.asarray(times, float), np.asarray(units, int)
-        step = np.floor(times / dt).astype(int)
         bad = np.flatnonzero((step < 0) | (step >= n_steps) | (units < 0) | (units >= n))
         if bad.size:
             k = bad[0]
