@@ -7,7 +7,8 @@ densified into ``Linear`` nodes. spars' neurons are discrete,
 they are written as NIR's continuous ``tau dv/dt = (v_leak - v) + r I`` with
 ``tau = dt / (1 - alpha)`` and ``r = tau / dt``, so that one forward-Euler
 step of ``dt`` (the convention of snnTorch's NIR bridge) reproduces spars'
-step exactly. ``dt`` and spars' own constants go into each node's metadata.
+step exactly; a neuron's ``bias`` goes into ``v_leak``. ``dt``, the initial
+potential and spars' own constants go into each node's metadata.
 
 :func:`network_to_coo` gives every projection of a :class:`~spars.Network`
 as ``pre``, ``post`` and its per-synapse variables, real synapses only.
@@ -86,6 +87,13 @@ def _euler(tau: float, dt: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.full(n, tau_nir), np.full(n, tau_nir / dt)
 
 
+def _leak(v_rest, neuron) -> np.ndarray:
+    """NIR ``v_leak``: the resting potential shifted by the bias, ``b / (1 - alpha)``."""
+    alpha = float(np.exp(-float(neuron.dt) / float(neuron.tau_mem)))
+    bias = np.broadcast_to(np.asarray(neuron.bias, float), (neuron.n,))
+    return np.asarray(v_rest, float) + bias / (1.0 - alpha)
+
+
 def _lif(neuron: LIF):
     import nir
 
@@ -93,8 +101,9 @@ def _lif(neuron: LIF):
     full = lambda x: np.full(neuron.n, float(x))  # noqa: E731
     reset = "subtract" if neuron.reset_by_subtraction else "to_v_reset"
     meta = {"dt": neuron.dt, "tau_mem": neuron.tau_mem, "reset": reset,
-            "spike_when": "v >= v_threshold", "initial_v": "v_leak"}  # fmt: skip
-    return nir.LIF(tau=tau, r=r, v_leak=full(neuron.v_rest), v_threshold=full(neuron.v_thresh),
+            "spike_when": "v >= v_threshold", "v_initial": float(neuron.v_rest)}  # fmt: skip
+    leak = _leak(full(neuron.v_rest), neuron)
+    return nir.LIF(tau=tau, r=r, v_leak=leak, v_threshold=full(neuron.v_thresh),
                    v_reset=full(neuron.v_reset), metadata=meta)  # fmt: skip
 
 
@@ -103,4 +112,4 @@ def _li(neuron: LeakyIntegrator):
 
     tau, r = _euler(float(neuron.tau_mem), float(neuron.dt), neuron.n)
     meta = {"dt": neuron.dt, "tau_mem": neuron.tau_mem}
-    return nir.LI(tau=tau, r=r, v_leak=np.zeros(neuron.n), metadata=meta)
+    return nir.LI(tau=tau, r=r, v_leak=_leak(np.zeros(neuron.n), neuron), metadata=meta)

@@ -23,7 +23,7 @@ def simulate_nir(graph, x):
     hid, out = n["hidden"], n["readout"]
     w_in, w_rec = n["w_in"].weight, n["w_rec"].weight
     w_out, b = n["w_out"].weight, n["w_out"].bias
-    v = np.tile(hid.v_leak, (x.shape[1], 1))  # at rest
+    v = np.full((x.shape[1], w_in.shape[0]), hid.metadata["v_initial"])
     y = np.zeros((x.shape[1], w_out.shape[0]))
     z = np.zeros_like(v)
     zs, ys = [], []
@@ -45,8 +45,9 @@ def simulate_nir(graph, x):
 def test_nir_round_trip_reproduces_the_model_step_by_step(tmp_path, layout, subtract):
     model = make_model(jax.random.key(0), sparse=layout, rec_scale=0.6)
     hidden = dataclasses.replace(model.hidden, reset_by_subtraction=subtract, v_rest=0.1,
-                                 v_reset=0.0 if subtract else -0.2)  # fmt: skip
-    model = dataclasses.replace(model, hidden=hidden)
+                                 v_reset=0.0 if subtract else -0.2, bias=0.02)  # fmt: skip
+    readout = dataclasses.replace(model.readout, bias=jnp.array([0.1, -0.1, 0.0]))
+    model = dataclasses.replace(model, hidden=hidden, readout=readout)
     path = tmp_path / "model.nir"
     nir.write(path, to_nir(model))
     graph = nir.read(path)

@@ -209,3 +209,21 @@ def test_conductance_saturates_at_reversal_potential():
     np.testing.assert_allclose(float(state.v[0]), (-70.0 + g_r * -20.0) / (1 + g_r), rtol=1e-5)
     _, psi, _ = model.step_with_derivative(state)
     assert psi.shape == (1,)
+
+
+def test_bias_drives_lif_and_readout_to_their_closed_form():
+    alpha = np.exp(-1.0 / 10.0)
+    k = np.arange(1, 31)
+    lif = neurons.LIF(2, tau_mem=10.0, v_rest=-0.5, v_thresh=5.0, bias=jnp.array([0.1, 0.2]))
+    li = neurons.LeakyIntegrator(2, tau_mem=10.0, bias=0.3)
+    state, vs = lif.init(), []
+    for _ in k:
+        _, state = lif.step(state)
+        vs.append(np.asarray(state.v))
+    want = -0.5 + np.array([0.1, 0.2]) * ((1 - alpha**k) / (1 - alpha))[:, None]
+    np.testing.assert_allclose(np.stack(vs), want, rtol=1e-5)
+    y, ys = li.init(), []
+    for _ in k:
+        y, _ = li.step(y)
+        ys.append(np.asarray(y))
+    np.testing.assert_allclose(np.stack(ys)[:, 0], 0.3 * (1 - alpha**k) / (1 - alpha), rtol=1e-5)

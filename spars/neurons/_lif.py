@@ -28,7 +28,7 @@ class LIFState(NamedTuple):
 
 
 class LIF(eqx.Module):
-    """Leaky integrate-and-fire: ``v <- v_rest + alpha (v - v_rest) + drive``.
+    """Leaky integrate-and-fire: ``v <- v_rest + alpha (v - v_rest) + drive + bias``.
 
     ``alpha = exp(-dt / tau_mem)``. A spike when ``v >= v_thresh``; then ``v``
     is reset (to ``v_reset``, or by subtracting ``v_thresh - v_reset``) and
@@ -43,6 +43,8 @@ class LIF(eqx.Module):
         spike_fn: surrogate spike function (see :mod:`spars.surrogate`).
         reset_by_subtraction: subtract instead of setting ``v_reset``.
         detach_reset: stop gradients through the reset (as e-prop does).
+        bias: constant input [mV per step] added to ``drive`` (NEST's ``I_e``
+            in voltage-jump units), a scalar or ``[n]``.
     """
 
     n: int = eqx.field(static=True)
@@ -55,6 +57,7 @@ class LIF(eqx.Module):
     spike_fn: eqx.Module = FastSigmoid()
     reset_by_subtraction: bool = eqx.field(static=True, default=False)
     detach_reset: bool = eqx.field(static=True, default=False)
+    bias: float | Float[Array, " n"] = 0.0
 
     def __check_init__(self):
         positive("tau_mem", self.tau_mem, " [ms]")
@@ -100,7 +103,7 @@ class LIF(eqx.Module):
 
     def _integrate(self, state, drive):
         alpha = _decay(self.tau_mem, self.dt)
-        v = self.v_rest + alpha * (state.v - self.v_rest) + _drive(drive, state.v)
+        v = self.v_rest + alpha * (state.v - self.v_rest) + _drive(drive, state.v) + self.bias
         return jnp.where(state.refrac > 0, self.v_reset, v), state.refrac
 
     def _reset(self, v, spikes):

@@ -20,11 +20,13 @@ class LeakyIntegrator(eqx.Module):
         n: number of neurons.
         tau_mem: time constant [ms].
         dt: time step [ms].
+        bias: constant input [mV per step], a scalar or ``[n]``.
     """
 
     n: int = eqx.field(static=True)
     tau_mem: float = 20.0
     dt: float = 1.0
+    bias: float | Float[Array, " n"] = 0.0
 
     def __check_init__(self):
         positive("tau_mem", self.tau_mem, " [ms]")
@@ -35,7 +37,7 @@ class LeakyIntegrator(eqx.Module):
         return jnp.zeros((*batch_shape, self.n))
 
     def step(self, state: Potential, drive=None) -> tuple[Potential, Potential]:
-        v = _decay(self.tau_mem, self.dt) * state + _drive(drive, state)
+        v = _decay(self.tau_mem, self.dt) * state + _drive(drive, state) + self.bias
         return v, v
 
 
