@@ -227,3 +227,16 @@ def test_bias_drives_lif_and_readout_to_their_closed_form():
         y, _ = li.step(y)
         ys.append(np.asarray(y))
     np.testing.assert_allclose(np.stack(ys)[:, 0], 0.3 * (1 - alpha**k) / (1 - alpha), rtol=1e-5)
+
+
+def test_v_init_draws_initial_potentials_uniformly_from_a_key():
+    lif = neurons.ALIF(50, v_init=(-1.0, 0.5))
+    v = np.asarray(lif.init((400,), jax.random.key(0)).v)
+    assert v.shape == (400, 50) and v.min() >= -1.0 and v.max() < 0.5
+    assert abs(v.mean() + 0.25) < 0.01 and abs(v.std() - 1.5 / np.sqrt(12)) < 0.01
+    np.testing.assert_array_equal(v, lif.init((400,), jax.random.key(0)).v)
+    with pytest.raises(ValueError, match="needs a PRNG key"):
+        lif.init((2,))
+    with pytest.raises(ValueError, match="low <= high"):
+        neurons.LIF(3, v_init=(1.0, 0.0))
+    assert float(neurons.LIF(3, v_rest=-0.2).init().v[0]) == pytest.approx(-0.2)

@@ -45,6 +45,8 @@ class LIF(eqx.Module):
         detach_reset: stop gradients through the reset (as e-prop does).
         bias: constant input [mV per step] added to ``drive`` (NEST's ``I_e``
             in voltage-jump units), a scalar or ``[n]``.
+        v_init: ``(low, high)`` [mV]: ``init`` draws each membrane uniformly
+            from it (needs a key); None starts every neuron at ``v_rest``.
     """
 
     n: int = eqx.field(static=True)
@@ -58,8 +60,13 @@ class LIF(eqx.Module):
     reset_by_subtraction: bool = eqx.field(static=True, default=False)
     detach_reset: bool = eqx.field(static=True, default=False)
     bias: float | Float[Array, " n"] = 0.0
+    v_init: tuple[float, float] | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
+        if self.v_init is not None and not (
+            len(self.v_init) == 2 and float(self.v_init[0]) <= float(self.v_init[1])
+        ):
+            raise ValueError(f"v_init must be (low, high) with low <= high [mV], got {self.v_init}")
         positive("tau_mem", self.tau_mem, " [ms]")
         positive("dt", self.dt, " [ms]")
         non_negative("tau_refrac", self.tau_refrac, " [ms]")
@@ -70,11 +77,16 @@ class LIF(eqx.Module):
                              f"({self.v_thresh} mV), or every reset fires again")  # fmt: skip
 
     def init(self, batch_shape: tuple[int, ...] = (), key=None) -> LIFState:
-        del key
         shape = (*batch_shape, self.n)
-        return LIFState(
-            jnp.full(shape, self.v_rest, jnp.result_type(float)), jnp.zeros(shape, jnp.int32)
-        )
+        return LIFState(self._initial_v(shape, key), jnp.zeros(shape, jnp.int32))
+
+    def _initial_v(self, shape, key):
+        if self.v_init is None:
+            return jnp.full(shape, self.v_rest, jnp.result_type(float))
+        if key is None:
+            raise ValueError("v_init draws the initial potentials: init needs a PRNG key")
+        low, high = self.v_init
+        return jax.random.uniform(key, shape, minval=low, maxval=high)
 
     def step(self, state: LIFState, drive=None) -> tuple[Potential, LIFState]:
         v, refrac = self._integrate(state, drive)
