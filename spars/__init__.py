@@ -35,6 +35,9 @@ from .positions import synapse_distances as synapse_distances
 from .propagation import propagate as propagate
 from .propagation import propagate_reference as propagate_reference
 from .propagation import spike_events as spike_events
+from .recording import SpikeRecord as SpikeRecord
+from .recording import recorded_spikes as recorded_spikes
+from .recording import spike_recorder as spike_recorder
 from .simulate import Network as Network
 from .simulate import NetworkState as NetworkState
 from .simulate import Projection as Projection
