@@ -163,3 +163,18 @@ def test_tonic_loaders_explain_a_missing_tonic(tmp_path):
             data.load_nmnist(tmp_path)
     else:
         pytest.skip("tonic is installed")
+
+
+def test_batches_cover_the_dataset_in_a_reproducible_shuffled_order():
+    from spars.data import random_manifolds
+
+    data = random_manifolds(50, n_units=20, n_informative=4, n_classes=3, t_max=8.0, duration=10.0)
+    got = list(data.batches(16, 1.0, seed=3, epoch=1))
+    assert len(got) == 3 and got[0][0].shape == (10, 16, 20)
+    order = np.random.default_rng([3, 1]).permutation(50)[:48]
+    np.testing.assert_array_equal(np.concatenate([np.asarray(y) for _, y in got]),
+                                  data.labels[order])  # fmt: skip
+    np.testing.assert_array_equal(got[1][0], data.frames(order[16:32], 1.0))
+    tail = list(data.batches(16, 1.0, drop_last=False))
+    assert [len(y) for _, y in tail] == [16, 16, 16, 2]
+    np.testing.assert_array_equal(tail[3][1], data.labels[48:])

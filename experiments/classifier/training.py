@@ -24,12 +24,12 @@ from . import model as M
 
 def batches(dataset, args, epoch: int):
     """``(index, x [T, B, n_in], labels [B])`` of one epoch in the order of (seed, epoch)."""
-    order = np.random.default_rng([args.seed, epoch]).permutation(len(dataset))
     n_batches = len(dataset) // args.batch
-    bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{args.epochs}", leave=False, mininterval=1.0)
-    for b in bar:
-        idx = order[b * args.batch : (b + 1) * args.batch]
-        yield b, jnp.asarray(dataset.frames(idx, args.dt)), jnp.asarray(dataset.labels[idx])
+    stream = dataset.batches(args.batch, args.dt, seed=args.seed, epoch=epoch)
+    bar = tqdm(stream, total=n_batches, desc=f"epoch {epoch}/{args.epochs}", leave=False,
+               mininterval=1.0)  # fmt: skip
+    for b, (x, labels) in enumerate(bar):
+        yield b, x, labels
 
 
 def test_batches(dataset, args):

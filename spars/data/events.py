@@ -84,6 +84,27 @@ class SpikeDataset:
         take = np.repeat(starts - first, lengths) + np.arange(lengths.sum())
         return take, lengths
 
+    def batches(self, batch_size: int, dt: float, *, seed=None, epoch: int = 0,
+                drop_last: bool = True):  # fmt: skip
+        """Yields ``(x float32[T, B, n_units], labels int32[B])`` as ``jax`` arrays.
+
+        Shuffled by ``numpy.random.default_rng([seed, epoch])`` when ``seed``
+        is given (a new order each epoch, the same for the same pair), else in
+        order. ``drop_last=False`` also yields the shorter last batch (a new
+        shape: ``jit`` compiles once more for it).
+        """
+        import jax.numpy as jnp
+
+        if not (isinstance(batch_size, int) and batch_size >= 1):
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        n = len(self)
+        rng = None if seed is None else np.random.default_rng([seed, epoch])
+        order = np.arange(n) if rng is None else rng.permutation(n)
+        stop = n - n % batch_size if drop_last else n
+        for lo in range(0, stop, batch_size):
+            idx = order[lo : lo + batch_size]
+            yield jnp.asarray(self.frames(idx, dt)), jnp.asarray(self.labels[idx])
+
     def subset(self, samples) -> "SpikeDataset":
         """The dataset restricted to ``samples`` (in that order)."""
         take, lengths = self._events_of(samples)
