@@ -3,6 +3,7 @@
 from . import export as export
 from . import kernels as kernels
 from . import neurons as neurons
+from . import plot as plot
 from . import rules as rules
 from . import structure as structure
 from . import surrogate as surrogate
