@@ -27,7 +27,7 @@ def _dense_grads(w, spikes, probe):
     return d_w, d_s
 
 
-@settings(max_examples=15)  # each example compiles; tests/test_kernels.py adds fixed cases
+@settings(max_examples=8)  # each example compiles; tests/test_kernels.py adds fixed cases
 @given(st.data(), sparse_dense(), st.sampled_from([(), (1,), (3,), (2, 2)]), CAPACITIES)
 def test_forward_equals_dense(data, w, batch, capacity):
     conn, values = _case(w)
@@ -39,7 +39,7 @@ def test_forward_equals_dense(data, w, batch, capacity):
     )
 
 
-@settings(max_examples=15)
+@settings(max_examples=8)
 @given(st.data(), sparse_dense(allow_empty=False), st.sampled_from([(), (4,)]), CAPACITIES)
 def test_gradients_equal_dense(data, w, batch, capacity):
     conn, values = _case(w)
