@@ -145,14 +145,20 @@ def _slot_cotangents(read, indices, delays, now, n_slots: int, n_post: int):
 ONE_SHOT = 2**22  # gathered elements below which the backward pass gathers every slot at once
 
 
+def _by_target(g):
+    """The cotangent ``g [B, D, n_post]`` as ``[D * n_post + 1, B]``: one row per ring
+    target (the last, for padding, reads 0), so a gathered target is one contiguous run."""
+    return jnp.pad(g.reshape(g.shape[0], -1).T, ((0, 1), (0, 0)))
+
+
 def dense_grads_delayed(indices, weights, delays, flat, g, now):
     """``(ds [B, n_pre], dW, dd | None)`` from one gather of every slot's cotangent.
 
     For small ``B x n_pre x max_row`` (up to ``ONE_SHOT``) this beats the
     event-driven pass, whose chunk loop has a fixed cost.
     """
-    n_batch, n_slots, n_post = g.shape
-    ring = jnp.pad(g.reshape(n_batch, -1).T, ((0, 1), (0, 0)))  # [D * n_post + 1, B]
+    _, n_slots, n_post = g.shape
+    ring = _by_target(g)
     g_syn, slope = _slot_cotangents(lambda t: ring[t], indices, delays, now, n_slots, n_post)
     d_flat = jnp.einsum("ik,ikb->bi", weights, g_syn)
     d_weights = jnp.einsum("bi,ikb->ik", flat, g_syn)
@@ -163,22 +169,19 @@ def dense_grads_delayed(indices, weights, delays, flat, g, now):
 def spike_grad_delayed_reference(indices, weights, delays, g, now):
     """``ds [B, n_pre]``: every row's dot with the cotangent at its synapses' slots.
 
-    A gather of up to ``ONE_SHOT`` elements goes at once; a larger one in
-    blocks of rows (about 64 kB gathered each) so that it stays in cache.
+    Rows go in blocks (about 64 kB gathered each) so that the gather stays in
+    cache; for small projections :func:`dense_grads_delayed` gathers at once.
     """
     n_batch, n_slots, n_post = g.shape
-    ring = jnp.pad(g.reshape(n_batch, -1).T, ((0, 1), (0, 0)))  # [D * n_post + 1, B]
+    ring = _by_target(g)
     n_pre, max_row = indices.shape
+    rows = P.pow2(16384 // (max_row * n_batch) + 1, 8, 1024) // 2
+    pad = -n_pre % rows
 
     def block(args):
         idx, w, d = args
         g_syn, _ = _slot_cotangents(lambda t: ring[t], idx, d, now, n_slots, n_post)
         return jnp.einsum("ik,ikb->ib", w, g_syn)
-
-    if n_batch * n_pre * max_row <= ONE_SHOT:
-        return block((indices, weights, delays)).T
-    rows = P.pow2(16384 // (max_row * n_batch) + 1, 8, 1024) // 2
-    pad = -n_pre % rows
 
     blocks = [jnp.pad(a, ((0, pad), (0, 0))).reshape(-1, rows, max_row)
               for a in (indices, weights, delays)]  # fmt: skip
