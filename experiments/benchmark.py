@@ -1,12 +1,16 @@
-"""Propagation speed: spars vs dense matmul vs jax.experimental.sparse (BCOO).
+"""Propagation speed: spars vs its XLA twin, dense matmul, BCOO and brainevent.
 
     python -m experiments.benchmark [--quick] [--out results/benchmark]
 
 Times forward and forward+backward (gradients w.r.t. weights and spikes) of
-one propagation step per case and prints the ratios against spars.
+one propagation step per case and prints the ratios against spars. "spars"
+is the default path (the CPU loops of ``spars.kernels.cpu`` on a CPU, the
+Pallas kernels on CUDA), "spars_xla" the XLA twins it falls back to;
+brainevent's event-driven CSR runs when brainevent is installed.
 """
 
 import argparse
+import contextlib
 import json
 import platform
 import time
@@ -18,6 +22,7 @@ import numpy as np
 from jax.experimental import sparse
 
 import spars
+from experiments.kernel_peers import brainevent_forward
 
 CASES = (  # (batch, n_pre, n_post, p_connect, p_spike)
     (32, 700, 512, 0.1, 0.02),
@@ -54,11 +59,16 @@ def methods(conn, weights):
     def bcoo(data, s):
         return s @ sparse.BCOO((data, coo), shape=conn.shape)
 
-    return {
+    found = {
         "spars": (lambda w_, s: spars.propagate(conn, w_, s), weights),
+        "spars_xla": (lambda w_, s: spars.propagate(conn, w_, s), weights),  # see run_case
         "dense": (lambda w_, s: s @ w_, spars.to_dense(conn, weights)),
         "bcoo": (bcoo, jnp.asarray(w)),
     }
+    peer = brainevent_forward(np.asarray(pre), np.asarray(post), np.asarray(w), conn.shape)
+    if peer is not None:
+        found["brainevent"] = peer
+    return found
 
 
 def run_case(key, case, reps: int) -> dict:
@@ -67,10 +77,12 @@ def run_case(key, case, reps: int) -> dict:
     row["case"]["synapses"] = int(conn.n_synapses)
     for name, (fwd, w) in methods(conn, weights).items():
         loss = jax.jit(jax.grad(lambda w_, s, f=fwd: jnp.vdot(f(w_, s), probe), argnums=(0, 1)))
-        row[name] = {
-            "forward_ms": time_call(jax.jit(fwd), w, spikes, reps=reps),
-            "forward_backward_ms": time_call(loss, w, spikes, reps=reps),
-        }
+        twin = name == "spars_xla"  # compiled (at the warm-up call) with the twins forced
+        with spars.kernels.backend("xla") if twin else contextlib.nullcontext():
+            row[name] = {
+                "forward_ms": time_call(jax.jit(fwd), w, spikes, reps=reps),
+                "forward_backward_ms": time_call(loss, w, spikes, reps=reps),
+            }
         del w
     return row
 
@@ -85,7 +97,9 @@ def print_row(row: dict) -> None:
         f"  {'method':8s} {'fwd [ms]':>10s} {'x spars':>8s} {'fwd+bwd [ms]':>13s} {'x spars':>8s}"
     )
     ref = row["spars"]
-    for name in ("spars", "dense", "bcoo"):
+    for name in ("spars", "spars_xla", "dense", "bcoo", "brainevent"):
+        if name not in row:
+            continue
         r = row[name]
         print(
             f"  {name:8s} {r['forward_ms']:10.3f} {r['forward_ms'] / ref['forward_ms']:8.1f} "

@@ -4,7 +4,8 @@
 (scaled by the spike value) into the postsynaptic input. It lists the
 non-zero (batch, pre) events once; the XLA path walks them in chunks of a
 static ``event_capacity``, the CUDA kernels (``spars.kernels``) one row per
-event. Work grows with events x row length, never with ``n_pre x n_post``,
+event; the CPU loops (``spars.kernels.cpu``) walk the spikes directly, with
+no list. Work grows with events x row length, never with ``n_pre x n_post``,
 and no event is ever dropped (more events only mean more chunks).
 """
 
@@ -20,7 +21,9 @@ from .column import ColumnView
 from .connectivity import Connectivity
 from .kernels import propagation as K
 from .kernels._backend import dispatch
-from .kernels._events import Events
+from .kernels._events import Events, default_event_capacity
+from .kernels.cpu import propagation as KC
+from .kernels.cpu._targets import supports
 
 PULL_EVENTS_PER_ROW = 2.0
 """On CUDA with a column view: pull once spikes per presynaptic neuron (summed
@@ -59,7 +62,8 @@ def propagate(
     Differentiable w.r.t. ``weights`` (an event-driven row gather) and
     ``spikes`` (a row-wise dot) by ``jax.custom_vjp``; works under ``jit``,
     ``vmap`` and ``lax.scan``. On CUDA the forward and backward passes run
-    as Pallas kernels (``spars.kernels``), elsewhere on XLA;
+    as Pallas kernels (``spars.kernels``), on CPU as compiled loops
+    (``spars.kernels.cpu``, float32/float64), elsewhere on XLA;
     ``spars.kernels.backend("xla")`` forces the XLA path.
     """
     if event_capacity is not None and event_capacity < 1:
@@ -69,11 +73,12 @@ def propagate(
         return jnp.zeros((*batch, conn.n_post), weights.dtype)
     _check_columns(conn, columns)
     if events is None:
-        events = Events.of(flat, event_capacity)
-    events.check(flat.size, f"spikes {jnp.shape(spikes)}")
-    listed = (events.ids, events.count)
+        capacity, listed = event_capacity or default_event_capacity(flat.size), None
+    else:
+        events.check(flat.size, f"spikes {jnp.shape(spikes)}")
+        capacity, listed = events.capacity, (events.ids, events.count)
     out = _propagate(
-        conn.n_post, events.capacity, conn.row_length, conn.indices, weights, flat, columns, listed
+        conn.n_post, capacity, conn.row_length, conn.indices, weights, flat, columns, listed
     )
     return out.reshape(*batch, conn.n_post)
 
@@ -134,13 +139,23 @@ def _pull_wins(count, n_pre: int):
     return count >= PULL_EVENTS_PER_ROW * n_pre
 
 
-def _forward_kernels(ids, count, row_length, indices, weights, flat, *columns,
-                     n_post, capacity, interpret):
+def _listed(listed, flat, capacity: int):
+    """``(ids, count)`` of the non-zero spikes: as given, or listed now."""
+    if listed is None:
+        events = Events.of(flat, capacity)
+        return events.ids, events.count
+    return listed
+
+
+def _forward_kernels(row_length, indices, weights, flat, listed, columns, *, n_post, capacity,
+                     interpret):
+    ids, count = _listed(listed, flat, capacity)
+
     def push(_):
         return K.push(ids, count, row_length, indices, weights, flat, n_post=n_post,
                       capacity=capacity, interpret=interpret)
 
-    if not columns:
+    if columns is None:
         return push(None)
 
     def pull(_):
@@ -149,10 +164,32 @@ def _forward_kernels(ids, count, row_length, indices, weights, flat, *columns,
     return lax.cond(_pull_wins(count, flat.shape[1]), pull, push, None)
 
 
-def _forward_xla(ids, count, row_length, indices, weights, flat, *columns, n_post, capacity):
+def _forward_xla(row_length, indices, weights, flat, listed, columns, *, n_post, capacity):
     del columns  # the event-driven scatter beats a full pull on XLA
+    ids, count = _listed(listed, flat, capacity)
     return K.push_reference(ids, count, row_length, indices, weights, flat, n_post=n_post,
                             capacity=capacity)
+
+
+def _forward_cpu(row_length, indices, weights, flat, listed, columns, *, n_post):
+    del listed, columns  # the loop reads the spikes directly
+    return KC.push(row_length, indices, weights, flat, n_post=n_post)
+
+
+def _weight_grad_kernels(row_length, indices, flat, g, listed, *, capacity, interpret):
+    del listed  # the kernel lists the rows that spiked in any batch row
+    return K.weight_grad(None, None, row_length, indices, flat, g, capacity=capacity,
+                         interpret=interpret)
+
+
+def _weight_grad_xla(row_length, indices, flat, g, listed, *, capacity):
+    ids, count = _listed(listed, flat, capacity)
+    return K.weight_grad_reference(ids, count, row_length, indices, flat, g, capacity=capacity)
+
+
+def _weight_grad_cpu(row_length, indices, flat, g, listed):
+    del listed
+    return KC.weight_grad(row_length, indices, flat, g)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0, 1))
@@ -162,25 +199,28 @@ def _propagate(n_post: int, capacity: int, row_length, indices, weights, flat, c
 
 
 def _propagate_fwd(n_post, capacity, row_length, indices, weights, flat, columns, listed):
-    ids, count = listed
     static = {"n_post": n_post, "capacity": capacity}
-    cols = () if columns is None else (columns.pre, columns.slot, columns.col_length)
+    cols = None if columns is None else (columns.pre, columns.slot, columns.col_length)
     out = dispatch(
         partial(_forward_kernels, **static),
         partial(_forward_xla, **static),
-        ids, count, row_length, indices, weights, flat, *cols,
+        row_length, indices, weights, flat, listed, cols,
+        cpu=partial(_forward_cpu, n_post=n_post) if supports(weights) else None,
     )
-    return out, (row_length, indices, weights, flat, ids, count)
+    return out, (row_length, indices, weights, flat, listed)
 
 
 def _propagate_bwd(n_post, capacity, residuals, g):
-    row_length, indices, weights, flat, ids, count = residuals
+    row_length, indices, weights, flat, listed = residuals
     g = g.astype(weights.dtype)
-    d_flat = dispatch(K.spike_grad, K.spike_grad_reference, row_length, indices, weights, g)
+    cpu = supports(weights)
+    d_flat = dispatch(K.spike_grad, K.spike_grad_reference, row_length, indices, weights, g,
+                      cpu=KC.spike_grad if cpu else None)
     d_weights = dispatch(
-        partial(K.weight_grad, capacity=capacity),
-        partial(K.weight_grad_reference, capacity=capacity),
-        ids, count, row_length, indices, flat, g,
+        partial(_weight_grad_kernels, capacity=capacity),
+        partial(_weight_grad_xla, capacity=capacity),
+        row_length, indices, flat, g, listed,
+        cpu=_weight_grad_cpu if cpu else None,
     )
     return None, None, d_weights, d_flat.astype(flat.dtype), None, None
 

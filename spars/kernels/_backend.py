@@ -1,12 +1,13 @@
-"""Which implementation runs: the Pallas kernels on CUDA, the XLA twins elsewhere.
+"""Which implementation runs: Pallas kernels on CUDA, numba loops on CPU, XLA twins elsewhere.
 
 The choice is made when a function is traced. ``"auto"`` (the default) puts
-both into the program with :func:`jax.lax.platform_dependent`, so the
-compiled program takes the Pallas kernel on CUDA and the XLA twin on every
-other platform. ``"xla"`` forces the reference twins everywhere and
+every implementation into the program with :func:`jax.lax.platform_dependent`,
+so the compiled program takes the Pallas kernel on CUDA, the compiled CPU
+loop (``spars.kernels.cpu``, where numba is installed and the kernel has one)
+on CPU and the XLA twin on every other platform. ``"xla"`` forces the reference twins everywhere and
 ``"interpret"`` runs the Pallas kernels in interpret mode on any platform
 (slow; for tests and debugging). A JAX without Pallas's Triton lowering
-gets the twins everywhere. The environment variable ``SPARS_KERNELS``
+gets the twins on GPUs, and one without numba on CPUs. The environment variable ``SPARS_KERNELS``
 sets the starting value.
 
 Functions already traced under ``jax.jit`` keep the path they were traced
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator
 from jax import lax
 
 from ._pallas import AVAILABLE
+from .cpu import AVAILABLE as CPU_AVAILABLE
 
 BACKENDS = ("auto", "xla", "interpret")
 _state = {"backend": os.environ.get("SPARS_KERNELS", "auto")}
@@ -53,17 +55,23 @@ def backend(name: str) -> Iterator[None]:
         set_backend(previous)
 
 
-def dispatch(pallas: Callable, xla: Callable, *args, twin_only: bool = False):
-    """``pallas(*args, interpret=...)`` on CUDA, ``xla(*args)`` elsewhere, per the backend.
+def dispatch(pallas: Callable, xla: Callable, *args, twin_only: bool = False,
+             cpu: Callable | None = None):
+    """``pallas(*args, interpret=...)`` on CUDA, ``cpu(*args)`` on CPU, ``xla(*args)`` elsewhere.
 
     ``twin_only`` (e.g. an empty projection, which gives a kernel no grid)
-    runs the twin on every platform.
+    runs the twin on every platform; so does a missing ``cpu`` on the CPU.
     """
     mode = get_backend()
-    if twin_only or mode == "xla" or (mode == "auto" and not AVAILABLE):
+    if twin_only or mode == "xla":
         return xla(*args)
     if mode == "interpret":
         return pallas(*args, interpret=True)
-    return lax.platform_dependent(
-        *args, cuda=lambda *a: pallas(*a, interpret=False), default=xla
-    )
+    branches = {}
+    if AVAILABLE:
+        branches["cuda"] = lambda *a: pallas(*a, interpret=False)
+    if CPU_AVAILABLE and cpu is not None:
+        branches["cpu"] = cpu
+    if not branches:
+        return xla(*args)
+    return lax.platform_dependent(*args, **branches, default=xla)

@@ -1,0 +1,130 @@
+"""CPU kernels (numba loops as XLA custom calls) against the XLA twins and NumPy."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import spars
+from spars import kernels
+from spars.kernels import propagation as KP
+from spars.kernels._events import event_list
+
+from .test_kernels import PROPAGATION, make_projection, make_spikes
+
+pytest.importorskip("numba")
+from spars.kernels.cpu import propagation as KC  # noqa: E402
+
+pytestmark = pytest.mark.skipif(jax.default_backend() != "cpu", reason="CPU kernels")
+
+
+@pytest.mark.parametrize("case, pattern, batch", PROPAGATION)
+def test_propagation_loops_equal_dense_and_twins(case, pattern, batch):
+    conn, w, dense = make_projection(case)
+    s = make_spikes(pattern, batch, conn.n_pre)
+    g = np.random.default_rng(2).normal(size=(batch, conn.n_post)).astype(np.float32)
+    mask = np.asarray(conn.mask)
+    got = jax.jit(lambda s, g: (
+        KC.push(conn.row_length, conn.indices, w, s, n_post=conn.n_post),
+        KC.weight_grad(conn.row_length, conn.indices, s, g),
+        KC.spike_grad(conn.row_length, conn.indices, w, g),
+    ))(s, g)
+    dense_w = np.where(mask, (s.T @ g)[np.arange(conn.n_pre)[:, None], np.minimum(
+        np.asarray(conn.indices), conn.n_post - 1)], 0.0)
+    for value, want in zip(got, (s @ dense, dense_w, g @ dense.T), strict=True):
+        np.testing.assert_allclose(value, want, rtol=1e-5, atol=1e-5)
+    ids, count = event_list(jnp.asarray(s), 16)
+    twin = KP.push_reference(ids, count, conn.row_length, conn.indices, w, jnp.asarray(s),
+                             n_post=conn.n_post, capacity=16)
+    np.testing.assert_allclose(got[0], twin, rtol=1e-6, atol=1e-6)
+
+
+def _loss_pieces(conn, w, s, g):
+    out, vjp = jax.vjp(lambda w, s: spars.propagate(conn, w, s), w, s)
+    return (out, *vjp(g))
+
+
+def _against_twin(fn, *args):
+    got = fn(*args)
+    with kernels.backend("xla"):
+        want = fn(*args)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("case, pattern, batch", PROPAGATION)
+def test_propagate_and_vjp_equal_twin_under_jit(case, pattern, batch):
+    conn, w, _ = make_projection(case)
+    s = jnp.asarray(make_spikes(pattern, batch, conn.n_pre))
+    g = jax.random.normal(jax.random.key(3), (batch, conn.n_post))
+    _against_twin(jax.jit(lambda w, s, g: _loss_pieces(conn, w, s, g)), w, s, g)
+
+
+def test_vmap_over_spikes_folds_and_over_weights_maps():
+    conn, w, _ = make_projection("mixed")
+    s = jnp.asarray(np.stack([make_spikes("random", 3, conn.n_pre, seed=k) for k in range(4)]))
+    g = jax.random.normal(jax.random.key(4), (4, 3, conn.n_post))
+    shared = jax.jit(jax.vmap(lambda s, g: _loss_pieces(conn, w, s, g)))
+    _against_twin(shared, s, g)
+    ws = w[None] * jnp.arange(1.0, 5.0)[:, None, None]
+    own = jax.jit(jax.vmap(lambda w, s, g: _loss_pieces(conn, w, s, g)))
+    _against_twin(own, ws, s, g)
+    nested = jax.jit(jax.vmap(jax.vmap(lambda s, g: _loss_pieces(conn, w, s, g))))
+    _against_twin(nested, s[:, :, None], g[:, :, None])
+
+
+def test_scan_gradient_through_time_equals_twin():
+    conn, w, _ = make_projection("long rows")
+    drive = jnp.asarray(np.stack([make_spikes("random", 2, conn.n_pre, seed=k) for k in range(5)]))
+
+    def loss(w):
+        def step(v, s):
+            v = 0.9 * v + spars.propagate(conn, w, s)
+            return v, jnp.tanh(v)
+
+        _, out = jax.lax.scan(step, jnp.zeros((2, conn.n_post)), drive)
+        return jnp.sum(out**2)
+
+    _against_twin(jax.jit(jax.value_and_grad(loss)), w)
+
+
+def test_targets_outside_range_are_skipped_like_the_twin():
+    conn, w, _ = make_projection("full rows")
+    broken = conn.indices.at[0, 0].set(conn.n_post + 5).at[1, 2].set(-3)
+    bad = spars.Connectivity(broken, conn.row_length, conn.n_post)
+    s = jnp.ones((2, conn.n_pre))
+    g = jnp.ones((2, conn.n_post))
+    _against_twin(jax.jit(lambda w, s, g: _loss_pieces(bad, w, s, g)), w, s, g)
+
+
+def test_compiled_program_calls_the_loops_unless_xla_is_forced():
+    conn, w, _ = make_projection("mixed")
+    s = jnp.ones((2, conn.n_pre))
+
+    def hlo():
+        grad = jax.value_and_grad(lambda w, s: spars.propagate(conn, w, s).sum(), (0, 1))
+        return jax.jit(grad).lower(w, s).as_text()
+
+    text = hlo()
+    for name in ("spars_cpu_push", "spars_cpu_weight_grad", "spars_cpu_spike_grad"):
+        assert name in text
+    with kernels.backend("xla"):
+        assert "spars_cpu" not in hlo()
+
+
+def test_other_dtypes_run_the_twin():
+    conn, w, dense = make_projection("mixed")
+    s = make_spikes("random", 2, conn.n_pre)
+    out = spars.propagate(conn, w.astype(jnp.bfloat16), s)
+    assert out.dtype == jnp.bfloat16
+    np.testing.assert_allclose(np.asarray(out, np.float32), s @ dense, rtol=0.05, atol=0.05)
+
+
+def test_float64_loops_match_dense():
+    conn, w, dense = make_projection("long rows")
+    s = make_spikes("random", 3, conn.n_pre)
+    with jax.enable_x64(True):
+        w64 = jnp.asarray(np.asarray(w), jnp.float64)
+        out = jax.jit(lambda w, s: spars.propagate(conn, w, s))(w64, jnp.asarray(s, jnp.float64))
+        assert out.dtype == jnp.float64
+        np.testing.assert_allclose(out, s.astype(np.float64) @ dense, rtol=1e-6, atol=1e-6)
