@@ -52,6 +52,15 @@ def spike_grad_loop(row_length, indices, weights, g_t, ds_t):
     """``ds_t[i, b] = sum_k weights[i, k] g_t[indices[i, k], b]`` (both transposed, ``[n, B]``)."""
     ds_t[:] = 0
     n_post, max_row = g_t.shape[0], indices.shape[1]
+    if g_t.shape[1] == 1:  # one batch row: a plain dot per row, summed in a register
+        for i in range(indices.shape[0]):
+            acc = 0.0
+            for k in range(min(row_length[i], max_row)):
+                j = indices[i, k]
+                if 0 <= j < n_post:
+                    acc += weights[i, k] * g_t[j, 0]
+            ds_t[i, 0] = acc
+        return
     for i in range(indices.shape[0]):
         for k in range(min(row_length[i], max_row)):
             j = indices[i, k]
