@@ -20,7 +20,7 @@ from ._custom_types import PostInput, Spikes, SynapseVar
 from .column import ColumnView
 from .connectivity import Connectivity
 from .kernels import propagation as K
-from .kernels._backend import dispatch
+from .kernels._backend import dispatch, runs_twin_only
 from .kernels._events import Events, default_event_capacity
 from .kernels.cpu import propagation as KC
 from .kernels.cpu._targets import supports
@@ -200,6 +200,8 @@ def _propagate(n_post: int, capacity: int, row_length, indices, weights, flat, c
 
 def _propagate_fwd(n_post, capacity, row_length, indices, weights, flat, columns, listed):
     static = {"n_post": n_post, "capacity": capacity}
+    if listed is None and runs_twin_only(supports(weights)):
+        listed = _listed(None, flat, capacity)  # listed once, for the twin's backward pass too
     cols = None if columns is None else (columns.pre, columns.slot, columns.col_length)
     out = dispatch(
         partial(_forward_kernels, **static),

@@ -55,6 +55,13 @@ def backend(name: str) -> Iterator[None]:
         set_backend(previous)
 
 
+def runs_twin_only(cpu: bool) -> bool:
+    """True if :func:`dispatch` runs the twin on every platform (``cpu``: a CPU kernel exists)."""
+    return get_backend() == "xla" or (
+        get_backend() == "auto" and not AVAILABLE and not (CPU_AVAILABLE and cpu)
+    )
+
+
 def dispatch(pallas: Callable, xla: Callable, *args, twin_only: bool = False,
              cpu: Callable | None = None):
     """``pallas(*args, interpret=...)`` on CUDA, ``cpu(*args)`` on CPU, ``xla(*args)`` elsewhere.
@@ -62,16 +69,11 @@ def dispatch(pallas: Callable, xla: Callable, *args, twin_only: bool = False,
     ``twin_only`` (e.g. an empty projection, which gives a kernel no grid)
     runs the twin on every platform; so does a missing ``cpu`` on the CPU.
     """
-    mode = get_backend()
-    if twin_only or mode == "xla":
+    if twin_only or runs_twin_only(cpu is not None):
         return xla(*args)
-    if mode == "interpret":
+    if get_backend() == "interpret":
         return pallas(*args, interpret=True)
-    branches = {}
-    if AVAILABLE:
-        branches["cuda"] = lambda *a: pallas(*a, interpret=False)
+    branches = {"cuda": lambda *a: pallas(*a, interpret=False)} if AVAILABLE else {}
     if CPU_AVAILABLE and cpu is not None:
         branches["cpu"] = cpu
-    if not branches:
-        return xla(*args)
     return lax.platform_dependent(*args, **branches, default=xla)
