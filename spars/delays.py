@@ -19,20 +19,18 @@ piecewise-linear function of ``d`` with a gradient ``jax.grad`` can follow.
 """
 
 import math
-from functools import partial
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 from jaxtyping import Array, Float, Int
 
+from . import _ring
 from ._custom_types import Spikes, SynapseVar
 from .connectivity import Connectivity
 from .kernels import delayed as KD
-from .kernels._backend import dispatch
-from .kernels._events import Events
+from .kernels._events import Events, default_event_capacity
 
 
 class DelayBuffer(eqx.Module):
@@ -71,15 +69,9 @@ class DelayBuffer(eqx.Module):
 
     def pop(self) -> tuple[Float[Array, "*batch post"], "DelayBuffer"]:
         """``(input of the coming step [*batch, n_post], buffer one step later)``."""
-        slots = self.slots
-        axis = slots.ndim - 2
-        current = lax.dynamic_index_in_dim(slots, self.now, axis, keepdims=False)
-        # zeros computed from the slot read (nothing exceeds inf, NaN included): XLA then
-        # clears the slot in place, where constant zeros made it copy the ring twice a step
-        zeros = jnp.where(current > jnp.inf, current, 0)
-        cleared = lax.dynamic_update_index_in_dim(slots, zeros, self.now, axis)
+        current, values = _ring.pop(self.values, self.now, self.max_delay)
         now = (self.now + 1) % self.max_delay
-        return current, DelayBuffer(cleared.reshape(self.values.shape), now, self.max_delay)
+        return current, DelayBuffer(values, now, self.max_delay)
 
 
 def delay_buffer(max_delay: int, n_post: int, batch_shape: tuple[int, ...] = (),
@@ -119,25 +111,27 @@ def propagate_delayed(
     Work grows with events x row length (never with ``max_delay``); float
     delays scatter twice as many elements. Differentiable w.r.t. ``weights``,
     float ``delays``, ``spikes`` and the buffer (a custom VJP). On CUDA the
-    forward pass is a Pallas kernel, the backward pass XLA.
+    forward pass is a Pallas kernel, the backward pass XLA; on CPU both are
+    compiled loops that update the buffer in place.
     """
     weights, delays, flat, ring, batch = _flatten(conn, weights, delays, spikes, buffer)
     if flat.size == 0 or conn.max_row == 0:
         return buffer
     _check_concrete(conn, delays, buffer.max_delay)
     if events is None:
-        events = Events.of(flat, event_capacity)
-    events.check(flat.size, f"spikes {jnp.shape(spikes)}")
-    listed = (events.ids, events.count)
-    out = _push(events.capacity, conn.row_length, conn.indices, weights, delays, flat, ring,
-                buffer.now, listed)  # fmt: skip
-    return DelayBuffer(out.reshape(buffer.values.shape), buffer.now, buffer.max_delay)
+        capacity, listed = event_capacity or default_event_capacity(flat.size), None
+    else:
+        events.check(flat.size, f"spikes {jnp.shape(spikes)}")
+        capacity, listed = events.capacity, (events.ids, events.count)
+    out = _ring.push(capacity, buffer.max_delay, conn.row_length, conn.indices, weights, delays,
+                     flat, ring, buffer.now, listed)
+    return DelayBuffer(out, buffer.now, buffer.max_delay)
 
 
 def propagate_delayed_reference(conn, weights, delays, spikes, buffer) -> DelayBuffer:
     """Pure-jnp twin of :func:`propagate_delayed` that scatters every row (not event-driven)."""
     weights, delays, flat, ring, _ = _flatten(conn, weights, delays, spikes, buffer)
-    n_batch, n_slots, n_post = ring.shape
+    n_batch, n_slots, n_post = flat.shape[0], buffer.max_delay, conn.n_post
     lo, frac = KD.split_delay(delays, n_slots)
     frac = jnp.zeros(weights.shape, weights.dtype) if frac is None else frac
     out = jnp.pad(ring.reshape(n_batch, -1), ((0, 0), (0, 1)))
@@ -233,42 +227,4 @@ def _flatten(conn: Connectivity, weights, delays, spikes, buffer: DelayBuffer):
                          f"n_post]={expected} for spikes {spikes.shape}")  # fmt: skip
     n = math.prod(batch)
     flat = spikes.reshape(n, conn.n_pre).astype(weights.dtype)
-    ring = buffer.values.reshape(n, buffer.max_delay, conn.n_post).astype(weights.dtype)
-    return weights, delays, flat, ring, batch
-
-
-def _push_xla(ids, count, row_length, *args, capacity):
-    del row_length  # padding slots are sent out of range
-    return KD.push_delayed_reference(ids, count, *args, capacity=capacity)
-
-
-@partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _push(capacity, row_length, indices, weights, delays, flat, ring, now, listed):
-    return _push_fwd(capacity, row_length, indices, weights, delays, flat, ring, now, listed)[0]
-
-
-def _push_fwd(capacity, row_length, indices, weights, delays, flat, ring, now, listed):
-    ids, count = listed
-    out = dispatch(
-        partial(KD.push_delayed, capacity=capacity),
-        partial(_push_xla, capacity=capacity),
-        ids, count, row_length, indices, weights, delays, flat, ring, now,
-    )  # fmt: skip
-    return out, (indices, weights, delays, flat, now, ids, count)
-
-
-def _push_bwd(capacity, residuals, g):
-    indices, weights, delays, flat, now, ids, count = residuals
-    g_w = g.astype(weights.dtype)
-    if flat.shape[0] * indices.size <= KD.ONE_SHOT:  # small: one gather of every slot
-        d_flat, d_weights, d_delays = KD.dense_grads_delayed(indices, weights, delays, flat,
-                                                             g_w, now)  # fmt: skip
-    else:  # event-driven weight/delay gradients, spike gradient in row blocks
-        d_flat = KD.spike_grad_delayed_reference(indices, weights, delays, g_w, now)
-        d_weights, d_delays = KD.weight_delay_grad_reference(
-            ids, count, indices, weights, delays, flat, g_w, now, capacity=capacity
-        )
-    return None, None, d_weights, d_delays, d_flat.astype(flat.dtype), g, None, None
-
-
-_push.defvjp(_push_fwd, _push_bwd)
+    return weights, delays, flat, buffer.values.astype(weights.dtype), batch

@@ -10,6 +10,7 @@ from spars import kernels
 from spars.kernels import propagation as KP
 from spars.kernels._events import event_list
 
+from .test_delays import random_delays
 from .test_kernels import PROPAGATION, make_projection, make_spikes
 
 pytest.importorskip("numba")
@@ -128,3 +129,64 @@ def test_float64_loops_match_dense():
         out = jax.jit(lambda w, s: spars.propagate(conn, w, s))(w64, jnp.asarray(s, jnp.float64))
         assert out.dtype == jnp.float64
         np.testing.assert_allclose(out, s.astype(np.float64) @ dense, rtol=1e-6, atol=1e-6)
+
+
+def _delayed_pieces(conn, w, d, s, values, g, now=2):
+    def push(w, d, s, values):
+        buffer = spars.DelayBuffer(values, now, values.shape[-1] // conn.n_post)
+        return spars.propagate_delayed(conn, w, d, s, buffer).values
+
+    out, vjp = jax.vjp(push, w, d, s, values)
+    grads = vjp(g)
+    return (out, *(x for x in grads if x.dtype != jax.dtypes.float0))
+
+
+@pytest.mark.parametrize("kind", ["int", "float"])
+@pytest.mark.parametrize("case, pattern, batch", PROPAGATION)
+def test_delayed_push_and_vjp_equal_twin_under_jit(case, pattern, batch, kind):
+    conn, w, _ = make_projection(case)
+    d = random_delays(conn, kind, max_delay=4)
+    s = jnp.asarray(make_spikes(pattern, batch, conn.n_pre))
+    values = jax.random.normal(jax.random.key(5), (batch, 4 * conn.n_post))
+    g = jax.random.normal(jax.random.key(6), values.shape)
+    _against_twin(jax.jit(lambda *a: _delayed_pieces(conn, *a)), w, d, s, values, g)
+
+
+def test_delayed_under_vmap_equals_twin_and_calls_the_loops():
+    conn, w, _ = make_projection("mixed")
+    d = random_delays(conn, "float", max_delay=3)
+    s = jnp.asarray(np.stack([make_spikes("random", 2, conn.n_pre, seed=k) for k in range(3)]))
+    values = jax.random.normal(jax.random.key(7), (3, 2, 3 * conn.n_post))
+    g = jax.random.normal(jax.random.key(8), values.shape)
+    shared = jax.jit(jax.vmap(lambda s, v, g: _delayed_pieces(conn, w, d, s, v, g)))
+    _against_twin(shared, s, values, g)
+    ws = w[None] * jnp.arange(1.0, 4.0)[:, None, None]
+    own = jax.jit(jax.vmap(lambda w, s, v, g: _delayed_pieces(conn, w, d, s, v, g)))
+    _against_twin(own, ws, s, values, g)
+    text = jax.jit(lambda *a: _delayed_pieces(conn, *a)).lower(w, d, s[0], values[0],
+                                                               g[0]).as_text()  # fmt: skip
+    assert "spars_cpu_push_delayed" in text and "spars_cpu_grads_delayed" in text
+
+
+def test_pop_reads_clears_and_differentiates_like_the_twin_under_vmap():
+    values = jax.random.normal(jax.random.key(9), (3, 2, 4 * 5))  # 3 buffers, batch 2, D 4
+    nows = jnp.asarray([0, 3, 1], jnp.int32)
+    g = jax.random.normal(jax.random.key(10), (3, 2, 5))
+
+    def pieces(v, now, g):
+        (current, cleared), vjp = jax.vjp(lambda v: _popped(v, now), v)
+        return current, cleared, vjp((g, jnp.ones_like(cleared)))[0]
+
+    for now_axis in (0, None):  # own clocks (one call each) or one shared clock (one call)
+        fn = jax.jit(jax.vmap(pieces, in_axes=(0, now_axis, 0)))
+        _against_twin(fn, values, nows if now_axis == 0 else nows[1], g)
+    current, cleared, _ = jax.jit(pieces)(values[1], nows[1], g[1])
+    slots = np.asarray(values[1]).reshape(2, 4, 5)
+    np.testing.assert_array_equal(current, slots[:, 3])
+    assert not np.any(np.asarray(cleared).reshape(2, 4, 5)[:, 3])
+    assert "spars_cpu_pop" in jax.jit(pieces).lower(values[1], nows[1], g[1]).as_text()
+
+
+def _popped(values, now):
+    current, buffer = spars.DelayBuffer(values, now, 4).pop()
+    return current, buffer.values

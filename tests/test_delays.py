@@ -11,7 +11,7 @@ from spars import kernels
 from spars.kernels import delayed as KD
 from spars.kernels._events import event_list
 
-from .test_kernels import CAPACITY, INTERPRET, MODES, make_projection, make_spikes
+from .test_kernels import CAPACITY, CPU_MODES, INTERPRET, MODES, make_projection, make_spikes
 
 MAX_DELAY = 5
 
@@ -60,7 +60,7 @@ CASES = [("mixed", "random", 3), ("empty rows", "none", 2), ("full rows", "all",
 
 @pytest.mark.parametrize("kind", ["int", "float"])
 @pytest.mark.parametrize("case,pattern,batch", CASES)
-@pytest.mark.parametrize("mode", ["xla", *MODES])
+@pytest.mark.parametrize("mode", ["xla", *MODES, *CPU_MODES])
 def test_propagate_delayed_equals_numpy_loop(case, pattern, batch, kind, mode):
     conn, w, _ = make_projection(case)
     delays = random_delays(conn, kind)
@@ -104,8 +104,10 @@ def _loss(conn, weights, delays, spikes, values, now=3):
     return jnp.sum(c * out**2)
 
 
-@pytest.mark.parametrize("mode,one_shot", [("xla", 0), ("xla", KD.ONE_SHOT),
-                                           *((m, KD.ONE_SHOT) for m in MODES)])  # fmt: skip
+ONE_SHOT_MODES = [(m, KD.ONE_SHOT) for m in MODES + CPU_MODES]
+
+
+@pytest.mark.parametrize("mode,one_shot", [("xla", 0), ("xla", KD.ONE_SHOT), *ONE_SHOT_MODES])
 def test_gradients_equal_central_differences(mode, one_shot, monkeypatch):
     monkeypatch.setattr(KD, "ONE_SHOT", one_shot)  # 0: the event-driven, blocked backward pass
     with jax.enable_x64(True), kernels.backend(mode):

@@ -16,6 +16,7 @@ CAPACITY = 16
 # Interpret mode everywhere; on a GPU also the compiled kernels against the same twins.
 INTERPRET = [True] + ([False] if jax.default_backend() == "gpu" else [])
 MODES = ["interpret" if i else "auto" for i in INTERPRET]  # backends that run the kernels
+CPU_MODES = ["auto"] if jax.default_backend() == "cpu" else []  # the CPU loops, where they run
 
 # (n_pre, n_post, max_row, row-length rule); max_row 150 spans two slot blocks.
 CASES = {

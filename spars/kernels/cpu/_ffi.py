@@ -10,7 +10,7 @@ wrappers when they are traced, so a handler never reports an error.
 Word offsets used below (x86-64 and aarch64, LP64):
 
 - call frame: 1 extension_start, 4 stage, 9 args.args, 14 rets.rets;
-- buffer: 2 dtype, 3 data, 5 dims;
+- buffer: 2 dtype, 3 data, 4 rank, 5 dims;
 - metadata extension: 1 type, 3 metadata; metadata: api_version at word 1.
 """
 
@@ -25,7 +25,7 @@ _EXECUTE = 3  # XLA_FFI_ExecutionStage_EXECUTE
 _METADATA = 1  # XLA_FFI_Extension_Metadata
 _API_VERSION = (0, 3)  # XLA_FFI_API_MAJOR/MINOR of the headers these offsets come from
 _API_VERSION_SIZE = 28  # XLA_FFI_Api_Version_STRUCT_SIZE
-FLOAT32, FLOAT64 = 11, 12  # XLA_FFI_DataType codes
+INT32, FLOAT32, FLOAT64 = 4, 11, 12  # XLA_FFI_DataType codes
 
 SIGNATURE = types.voidptr(types.voidptr)
 
@@ -64,6 +64,18 @@ def array1(frame, k, result, dtype):
     b = _buffer(frame, k, result)
     dims = _words(b[5], 1)
     return carray(pointer(b[3]), (dims[0],), dtype)
+
+
+@njit(inline="always")
+def flat(frame, k, result, dtype):
+    """Argument (or result) ``k`` of any rank as a flat (row-major) array of ``dtype``."""
+    b = _buffer(frame, k, result)
+    size, rank = 1, b[4]
+    if rank > 0:
+        dims = _words(b[5], rank)
+        for d in range(rank):
+            size *= dims[d]
+    return carray(pointer(b[3]), (size,), dtype)
 
 
 @njit(inline="always")

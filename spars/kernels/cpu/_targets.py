@@ -26,9 +26,13 @@ def target(name: str, build: Callable) -> str:
     return name
 
 
-def call(name: str, build: Callable, results, *args):
-    """Runs the registered handler ``name`` on ``args``; ``results`` as for ``jax.ffi.ffi_call``."""
-    return jax.ffi.ffi_call(target(name, build), results)(*args)
+def call(name: str, build: Callable, results, *args, **options):
+    """Runs the registered handler ``name`` on ``args``.
+
+    ``results`` and ``options`` (e.g. ``input_output_aliases``) as for
+    ``jax.ffi.ffi_call``.
+    """
+    return jax.ffi.ffi_call(target(name, build), results, **options)(*args)
 
 
 def batched(fn: Callable, n_shared: int, fold: bool) -> Callable:
@@ -46,7 +50,8 @@ def batched(fn: Callable, n_shared: int, fold: bool) -> Callable:
         if fold and not any(in_batched[:n_shared]) and all(in_batched[n_shared:]):
             shared, rows = args[:n_shared], args[n_shared:]
             out = f(*shared, *(r.reshape(-1, *r.shape[2:]) for r in rows))
-            return out.reshape(axis_size, -1, *out.shape[1:]), True
+            out = jax.tree.map(lambda o: o.reshape(axis_size, -1, *o.shape[1:]), out)
+            return out, jax.tree.map(lambda _: True, out)
         args = [a if b else jnp.broadcast_to(a, (axis_size, *a.shape))
                 for a, b in zip(args, in_batched, strict=True)]
         out = lax.map(lambda xs: f(*xs), args)
