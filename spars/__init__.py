@@ -33,6 +33,8 @@ from .positions import delays_from_positions as delays_from_positions
 from .positions import grid_positions as grid_positions
 from .positions import position_delays as position_delays
 from .positions import synapse_distances as synapse_distances
+from .projections import OneToOne as OneToOne
+from .projections import Projection as Projection
 from .propagation import propagate as propagate
 from .propagation import propagate_reference as propagate_reference
 from .propagation import spike_events as spike_events
@@ -41,6 +43,5 @@ from .recording import recorded_spikes as recorded_spikes
 from .recording import spike_recorder as spike_recorder
 from .simulate import Network as Network
 from .simulate import NetworkState as NetworkState
-from .simulate import Projection as Projection
 from .simulate import simulate as simulate
 from .validation import validate as validate

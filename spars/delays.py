@@ -125,7 +125,7 @@ def propagate_delayed(
         capacity, listed = events.capacity, (events.ids, events.count)
     out = _ring.push(capacity, buffer.max_delay, conn.row_length, conn.indices, weights, delays,
                      flat, ring, buffer.now, listed)
-    return DelayBuffer(out, buffer.now, buffer.max_delay)
+    return DelayBuffer(out.astype(buffer.values.dtype), buffer.now, buffer.max_delay)
 
 
 def propagate_delayed_reference(conn, weights, delays, spikes, buffer) -> DelayBuffer:

@@ -1,9 +1,10 @@
-"""Runs populations joined by sparse projections over time with ``lax.scan``.
+"""Runs populations joined by projections over time with ``lax.scan``.
 
 A spike emitted at step ``t`` reaches its targets at step ``t + d``: ``d =
 1`` (as in GeNN) unless the projection carries per-synapse ``delays``
-(:mod:`spars.delays`), whose input waits in a :class:`~spars.DelayBuffer`
-of the network state.
+(:mod:`spars.delays`). Every delayed projection into a population adds into
+that population's one :class:`~spars.DelayBuffer` (as NEST keeps one ring
+per neuron), which is read once per step, however many projections feed it.
 """
 
 from collections.abc import Callable
@@ -16,72 +17,23 @@ import numpy as np
 from jax import lax
 
 from ._checks import is_concrete
-from ._custom_types import SynapseVar
-from .connectivity import Connectivity
-from .delays import DelayBuffer, delay_buffer, propagate_delayed, validate_delays
-from .propagation import propagate
+from .delays import DelayBuffer, delay_buffer
+from .projections import OneToOne, Projection
 
-
-class Projection(eqx.Module):
-    """Sparse synapses from population ``pre`` to population ``post``.
-
-    Attributes:
-        pre, post: population names (static).
-        conn: the connectivity.
-        weights: ``[n_pre, max_row]`` weights.
-        delays: optional ``[n_pre, max_row]`` delays [steps] in ``[1,
-            max_delay]`` (int, or float for learnable delays); None: every
-            delay is 1 step.
-        max_delay: the delay bound [steps] (static); needed with ``delays``.
-    """
-
-    pre: str = eqx.field(static=True)
-    post: str = eqx.field(static=True)
-    conn: Connectivity
-    weights: SynapseVar
-    delays: SynapseVar | None = None
-    max_delay: int | None = eqx.field(static=True, default=None)
-
-    def __check_init__(self):
-        if is_concrete(self.weights) and not np.all(np.isfinite(np.asarray(self.weights))):
-            raise ValueError("weights must be finite: the projection's weights hold NaN or inf")
-        if self.delays is None:
-            if self.max_delay is not None:
-                raise ValueError("max_delay is given without delays")
-            return
-        if not isinstance(self.max_delay, int) or self.max_delay < 1:
-            raise ValueError(f"delays need max_delay, an int >= 1 [steps], got {self.max_delay!r}")
-        validate_delays(self.conn, self.delays, self.max_delay)
-
-    def buffer(self, batch_shape: tuple[int, ...]) -> DelayBuffer | None:
-        """An empty :class:`~spars.DelayBuffer` for this projection (None without delays)."""
-        if self.delays is None:
-            return None
-        return delay_buffer(self.max_delay, self.conn.n_post, batch_shape,
-                            jnp.result_type(self.weights))  # fmt: skip
-
-    def input(self, spikes, buffer: DelayBuffer | None):
-        """``(postsynaptic input of the coming step, buffer)`` for the spikes just emitted."""
-        if self.delays is None:
-            return propagate(self.conn, self.weights, spikes), None
-        if buffer is None:
-            raise ValueError("a projection with delays needs its DelayBuffer in the state; "
-                             "start from network.init")  # fmt: skip
-        buffer = propagate_delayed(self.conn, self.weights, self.delays, spikes, buffer)
-        return buffer.pop()
+AnyProjection = Projection | OneToOne
 
 
 class NetworkState(NamedTuple):
     populations: dict[str, Any]  # each population's state
     outputs: dict[str, jax.Array]  # each population's last output (spikes)
-    buffers: dict[str, DelayBuffer] = {}  # input in flight, per delayed projection
+    buffers: dict[str, DelayBuffer] = {}  # input in flight, per population with delayed input
 
 
 class Network(eqx.Module):
     """Named populations (neurons or sources) and the projections between them."""
 
     populations: dict[str, eqx.Module]
-    projections: dict[str, Projection]
+    projections: dict[str, AnyProjection]
 
     def __check_init__(self):
         steps = {name: float(pop.dt) for name, pop in self.populations.items()
@@ -90,18 +42,33 @@ class Network(eqx.Module):
         if len(set(steps.values())) > 1:
             raise ValueError(f"populations must share one time step dt [ms], got {steps}")
         for name, proj in self.projections.items():
-            for end, n in (("pre", proj.conn.n_pre), ("post", proj.conn.n_post)):
-                pop = getattr(proj, end)
-                if pop not in self.populations:
-                    raise ValueError(f"projection {name!r}: unknown {end} population {pop!r}")
-                if self.populations[pop].n != n:
-                    raise ValueError(
-                        f"projection {name!r}: {end} population {pop!r} has "
-                        f"{self.populations[pop].n} neurons, connectivity expects {n}"
-                    )
+            self._check_ends(name, proj)
+
+    def _check_ends(self, name: str, proj: AnyProjection) -> None:
+        sizes = {}
+        for end, n in zip(("pre", "post"), proj.shape, strict=True):
+            pop = getattr(proj, end)
+            if pop not in self.populations:
+                raise ValueError(f"projection {name!r}: unknown {end} population {pop!r}")
+            sizes[end] = self.populations[pop].n
+            if n is not None and sizes[end] != n:
+                raise ValueError(f"projection {name!r}: {end} population {pop!r} has "
+                                 f"{sizes[end]} neurons, the projection expects {n}")  # fmt: skip
+        if isinstance(proj, OneToOne) and sizes["pre"] != sizes["post"]:
+            raise ValueError(f"one-to-one projection {name!r} joins populations of "
+                             f"{sizes['pre']} and {sizes['post']} neurons")  # fmt: skip
+
+    def rings(self) -> dict[str, tuple[int, Any]]:
+        """``{population: (slots, dtype)}`` of the delay rings: one per delayed target."""
+        rings = {}
+        for proj in self.projections.values():
+            if proj.delayed:
+                slots, dtype = rings.get(proj.post, (1, proj.dtype))
+                rings[proj.post] = (max(slots, proj.max_delay), jnp.result_type(dtype, proj.dtype))
+        return rings
 
     def init(self, key, batch_shape: tuple[int, ...] = ()) -> NetworkState:
-        """All populations at rest, no spikes in flight."""
+        """All populations at rest (or drawn from ``key``), no spikes in flight."""
         keys = jax.random.split(key, max(len(self.populations), 1))
         states = {
             name: pop.init(batch_shape, k)
@@ -109,24 +76,34 @@ class Network(eqx.Module):
         }
         outputs = {name: jnp.zeros((*batch_shape, pop.n)) for name, pop in self.populations.items()}
         buffers = {
-            name: proj.buffer(batch_shape)
-            for name, proj in self.projections.items()
-            if proj.delays is not None
+            post: delay_buffer(slots, self.populations[post].n, batch_shape, dtype)
+            for post, (slots, dtype) in self.rings().items()
         }
         return NetworkState(states, outputs, buffers)
 
     def step(self, state: NetworkState, external: dict | None = None) -> NetworkState:
         """One time step; ``external[name]`` is added to that population's drive."""
-        drive, buffers = dict(external or {}), {}
+        drive, buffers = dict(external or {}), dict(state.buffers)
         for name, proj in self.projections.items():
-            current, buffer = proj.input(state.outputs[proj.pre], state.buffers.get(name))
-            if buffer is not None:
-                buffers[name] = buffer
-            drive[proj.post] = current + drive[proj.post] if proj.post in drive else current
+            spikes = state.outputs[proj.pre]
+            if not proj.delayed:
+                _add(drive, proj.post, proj.input(spikes))
+            elif proj.post in buffers:
+                buffers[proj.post] = proj.push(spikes, buffers[proj.post])
+            else:
+                raise ValueError(f"projection {name!r} has delays but the state has no delay "
+                                 f"buffer for {proj.post!r}; start from network.init")  # fmt: skip
+        for post, buffer in buffers.items():
+            current, buffers[post] = buffer.pop()
+            _add(drive, post, current)
         states, outputs = {}, {}
         for name, pop in self.populations.items():
             outputs[name], states[name] = pop.step(state.populations[name], drive.get(name))
         return NetworkState(states, outputs, buffers)
+
+
+def _add(drive: dict, name: str, value) -> None:
+    drive[name] = value + drive[name] if name in drive else value
 
 
 def simulate(

@@ -123,6 +123,41 @@ def test_poisson_rate_and_drive():
         model.init((4,))
 
 
+@pytest.mark.parametrize("rate", [400.0, 3000.0, np.array([0.0, 200.0, 1500.0, 60000.0])])
+def test_poisson_counts_follow_the_poisson_distribution(rate):
+    """Counts per step (dt 0.5 ms) against the exact pmf: a chi-square test per mean."""
+    from scipy import stats
+
+    model = neurons.PoissonSource(4, rate=rate, dt=0.5, counts=True)
+    step = jax.jit(jax.vmap(lambda s: model.step(s)[0]))
+    states = jax.vmap(lambda k: model.init((500,), k))(jax.random.split(jax.random.key(3), 40))
+    x = np.asarray(step(states)).reshape(-1, 4)  # 20000 draws of each neuron's count
+    means = np.broadcast_to(np.asarray(rate) * 0.5e-3, (4,))
+    for mean, col in zip(means, x.T, strict=True):
+        assert np.all(col == np.round(col)) and col.min() >= 0
+        if mean == 0:
+            assert col.max() == 0
+            continue
+        top = int(stats.poisson.ppf(1 - 1e-4, mean))
+        observed = np.bincount(np.minimum(col, top + 1).astype(int), minlength=top + 2)
+        expected = stats.poisson.pmf(np.arange(top + 1), mean) * col.size
+        expected = np.append(expected, col.size - expected.sum())
+        keep = expected > 5
+        chi2 = np.sum((observed[keep] - expected[keep]) ** 2 / expected[keep])
+        assert stats.chi2.sf(chi2, keep.sum() - 1) > 1e-3, (mean, chi2)
+
+
+def test_poisson_counts_are_reproducible_and_take_the_rate_as_drive():
+    model = neurons.PoissonSource(300, rate=2000.0, dt=1.0, counts=True)
+    state = model.init((), jax.random.key(1))
+    a, _ = jax.jit(model.step)(state)
+    np.testing.assert_array_equal(a, model.step(state)[0])
+    assert 1.5 < float(a.mean()) < 2.5
+    b, _ = model.step(state, jnp.full((300,), 20000.0))  # 20 per step: jax.random.poisson
+    assert 18.0 < float(b.mean()) < 22.0
+    assert neurons.PoissonSource(3, rate=30000.0, dt=0.1, counts=True).rate == 30000.0
+
+
 def test_spike_train_replay_and_binning():
     train = neurons.SpikeTrain.from_events(
         [0.2, 0.7, 2.5, 2.6], [1, 1, 0, 0], n=2, dt=1.0, n_steps=3

@@ -99,7 +99,7 @@ def test_network_checks_projection_ends():
         spars.Network(
             net.populations, {"a": spars.Projection("in", "nope", proj.conn, proj.weights)}
         )
-    with pytest.raises(ValueError, match="has 10 neurons, connectivity expects 6"):
+    with pytest.raises(ValueError, match="has 10 neurons, the projection expects 6"):
         spars.Network(
             net.populations, {"a": spars.Projection("rec", "rec", proj.conn, proj.weights)}
         )
@@ -122,7 +122,7 @@ def test_delayed_network_equals_hand_stepped_history():
     lif = neurons.LIF(n_rec, tau_mem=10.0, tau_refrac=1.0)
     projections = {
         "a": _delayed_projection("in", "rec", w_in, d_in, max_delay),
-        "b": _delayed_projection("rec", "rec", w_rec, d_rec, max_delay),
+        "b": _delayed_projection("rec", "rec", w_rec, d_rec, max_delay + 3),  # one ring of 7
     }
     net = spars.Network({"in": neurons.SpikeTrain(jnp.asarray(train)), "rec": lif}, projections)
     state0 = net.init(jax.random.key(0), (3,))
@@ -188,5 +188,48 @@ def test_projection_checks_its_delays():
     delayed = spars.Network(net.populations, {
         "a": spars.Projection("in", "rec", proj.conn, proj.weights, delays, 3)
     })  # fmt: skip
-    with pytest.raises(ValueError, match="needs its DelayBuffer in the state"):
+    with pytest.raises(ValueError, match="the state has no delay buffer for 'rec'"):
         delayed.step(net.init(jax.random.key(0), (3,)))
+
+
+def test_one_to_one_equals_a_diagonal_projection_and_checks_sizes():
+    train = (np.random.default_rng(5).random((20, 2, 7)) < 0.3).astype(np.float32) * 3.0
+    w = jnp.linspace(0.5, 2.0, 7)
+    pops = {"in": neurons.SpikeTrain(jnp.asarray(train)), "out": neurons.LeakyIntegrator(7)}
+
+    def run(projection):
+        net = spars.Network(pops, {"p": projection})
+        return jax.jit(lambda s: spars.simulate(net, s, 20)[1]["out"])(
+            net.init(jax.random.key(0), (2,)))
+
+    diagonal = spars.Projection("in", "out", *spars.from_dense(jnp.diag(w)))
+    np.testing.assert_allclose(run(spars.OneToOne("in", "out", w)), run(diagonal), rtol=1e-6)
+    np.testing.assert_allclose(run(spars.OneToOne("in", "out", 0.5)),
+                               run(spars.OneToOne("in", "out", jnp.full(7, 0.5))))  # fmt: skip
+    grad = jax.grad(lambda w: jnp.sum(run(spars.OneToOne("in", "out", w))))(w)
+    assert grad.shape == (7,) and float(jnp.abs(grad).min()) > 0
+    pops["small"] = neurons.LeakyIntegrator(3)
+    with pytest.raises(ValueError, match="joins populations of 7 and 3 neurons"):
+        spars.Network(pops, {"p": spars.OneToOne("in", "small")})
+    with pytest.raises(ValueError, match="expects 4"):
+        spars.Network(pops, {"p": spars.OneToOne("in", "out", jnp.ones(4))})
+    with pytest.raises(ValueError, match="NaN or inf"):
+        spars.OneToOne("in", "out", jnp.asarray([1.0, jnp.nan]))
+
+
+def test_event_capacity_and_columns_per_projection_change_no_result():
+    net, _, _ = _network()
+    tuned = spars.Network(net.populations, {
+        name: spars.Projection(p.pre, p.post, p.conn, p.weights, event_capacity=2,
+                               columns=spars.column_view(p.conn))
+        for name, p in net.projections.items()
+    })  # fmt: skip
+    state = net.init(jax.random.key(0), (3,))
+    with spars.kernels.backend("xla"):  # the path that lists events in chunks
+        want = spars.simulate(net, state, 30)[1]
+        got = jax.jit(lambda n, s: spars.simulate(n, s, 30)[1])(tuned, state)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="event_capacity must be >= 1"):
+        spars.Projection("in", "rec", tuned.projections["a"].conn,
+                         tuned.projections["a"].weights, event_capacity=0)  # fmt: skip

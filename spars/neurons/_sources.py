@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from .. import _poisson
 from .._bins import time_steps
 from .._checks import is_concrete, non_negative, positive
 from ._lif import Potential, _decay, _drive
@@ -47,30 +48,39 @@ class PoissonState(NamedTuple):
 
 
 class PoissonSource(eqx.Module):
-    """Independent Poisson spike trains: P(spike in a step) = ``rate * dt``.
+    """Independent Poisson spike trains.
 
-    A ``drive`` passed to ``step`` replaces ``rate`` for that step.
+    By default each neuron spikes in a step with probability ``rate * dt``
+    (at most one spike; ``rate * dt < 1`` is required). With ``counts=True``
+    each neuron emits a Poisson number of spikes per step with mean ``rate *
+    dt`` (NEST's ``poisson_generator``), so one source can stand for many
+    afferents; the counts are drawn by inversion against a table built once
+    (one 32-bit draw per neuron and step, exact to ``2^-32``; see
+    ``spars._poisson``). A ``drive`` passed to ``step`` replaces ``rate`` for
+    that step (drawn by ``jax.random.poisson`` with ``counts``).
 
     Attributes:
         n: number of neurons.
         rate: firing rate [Hz], a scalar or ``[n]``.
         dt: time step [ms].
+        counts: draw Poisson counts instead of at most one spike per step.
     """
 
     n: int = eqx.field(static=True)
     rate: float | Float[Array, " n"] = 10.0
     dt: float = 1.0
+    counts: bool = eqx.field(static=True, default=False)
 
     def __check_init__(self):
         positive("dt", self.dt, " [ms]")
         non_negative("rate", self.rate, " [Hz]")
-        if is_concrete(self.rate, self.dt):
+        if is_concrete(self.rate, self.dt) and not self.counts:
             p = np.max(np.asarray(self.rate, float)) * float(self.dt) * 1e-3
             if p >= 1:
                 raise ValueError(
                     f"rate * dt = {p:g} spikes per step: a source draws at most one spike "
-                    "per step, so it would cap the rate; lower the rate or dt, or use "
-                    "several sources"
+                    "per step, so it would cap the rate; pass counts=True for Poisson "
+                    "counts per step, or lower the rate or dt"
                 )
 
     def init(self, batch_shape: tuple[int, ...] = (), key=None) -> PoissonState:
@@ -80,11 +90,24 @@ class PoissonSource(eqx.Module):
 
     def step(self, state: PoissonState, drive=None) -> tuple[Potential, PoissonState]:
         key, sub = jax.random.split(state.key)
-        shape = state.template.shape
+        shape, dtype = state.template.shape, state.template.dtype
         rate = self.rate if drive is None else drive
-        p = jnp.broadcast_to(rate * self.dt * 1e-3, shape)
-        spikes = (jax.random.uniform(sub, shape) < p).astype(state.template.dtype)
+        mean = jnp.broadcast_to(rate * self.dt * 1e-3, shape)
+        if not self.counts:
+            spikes = (jax.random.uniform(sub, shape) < mean).astype(dtype)
+        elif drive is None and _tabulated(self.rate, self.dt):
+            table = _poisson.thresholds(np.asarray(self.rate, float) * float(self.dt) * 1e-3)
+            spikes = _poisson.counts(sub, table, shape, dtype)
+        else:
+            spikes = jax.random.poisson(sub, mean, shape).astype(dtype)
         return spikes, PoissonState(key, state.template)
+
+
+def _tabulated(rate, dt) -> bool:
+    """True if Poisson counts at ``rate * dt`` come from a threshold table (concrete, small)."""
+    if not is_concrete(rate, dt):
+        return False
+    return float(np.max(np.asarray(rate, float))) * float(dt) * 1e-3 <= _poisson.MAX_MEAN
 
 
 class SpikeTrain(eqx.Module):
