@@ -22,6 +22,8 @@ from .convert import from_coo as from_coo
 from .convert import from_dense as from_dense
 from .convert import to_coo as to_coo
 from .convert import to_dense as to_dense
+from .degree_builders import fixed_in_degree as fixed_in_degree
+from .degree_builders import fixed_total_number as fixed_total_number
 from .delays import DelayBuffer as DelayBuffer
 from .delays import delay_buffer as delay_buffer
 from .delays import propagate_delayed as propagate_delayed
@@ -29,6 +31,8 @@ from .delays import propagate_delayed_reference as propagate_delayed_reference
 from .delays import random_delays as random_delays
 from .delays import validate_delays as validate_delays
 from .kernels._events import Events as Events
+from .layers import layers_from_pairs as layers_from_pairs
+from .layers import rows_from_pairs as rows_from_pairs
 from .positions import delays_from_positions as delays_from_positions
 from .positions import grid_positions as grid_positions
 from .positions import position_delays as position_delays

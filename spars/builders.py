@@ -107,13 +107,17 @@ def fixed_number_post(
     m = _n_candidates(n_pre, n_post, autapses)
     if not 0 <= k <= m:
         raise ValueError(f"k must be in [0, {m}] for this projection, got {k}")
-    if 2 * k <= m:
-        chosen = _distinct_subsets(key, n_pre, m, k)
-    else:
-        excluded = _distinct_subsets(key, n_pre, m, m - k)
-        kept = jnp.ones((n_pre, m + 1), bool).at[jnp.arange(n_pre)[:, None], excluded].set(False)
-        _, chosen = compact(kept[:, :m], k, jnp.broadcast_to(jnp.arange(m), (n_pre, m)))
+    chosen = k_subsets(key, n_pre, m, k)
     return _from_prefix_rows(_skip_self(chosen, m, autapses), n_post, headroom, max_row)
+
+
+def k_subsets(key, n_rows: int, n: int, k: int):
+    """``int32[n_rows, k]`` ascending uniform k-subsets of ``range(n)``, any ``0 <= k <= n``."""
+    if 2 * k <= n:
+        return _distinct_subsets(key, n_rows, n, k)
+    excluded = _distinct_subsets(key, n_rows, n, n - k)
+    kept = jnp.ones((n_rows, n + 1), bool).at[jnp.arange(n_rows)[:, None], excluded].set(False)
+    return compact(kept[:, :n], k, jnp.broadcast_to(jnp.arange(n), (n_rows, n)))[1]
 
 
 def _distinct_subsets(key, n_rows: int, n: int, k: int):
