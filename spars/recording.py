@@ -8,11 +8,16 @@
 how many spiked, and :func:`recorded_spikes` reports what did not fit.
 """
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from .kernels._backend import dispatch
+from .kernels.cpu import events as KE
+from .kernels.cpu._targets import supports
 
 
 class SpikeRecord(NamedTuple):
@@ -48,12 +53,21 @@ def spike_recorder(names, max_per_step: int):
 
 
 def _events(spikes, max_per_step: int) -> SpikeRecord:
-    n = spikes.shape[-1]
-    flat = spikes.reshape(-1, n) != 0
-    ids = jax.vmap(lambda row: jnp.nonzero(row, size=max_per_step, fill_value=n)[0])(flat)
-    count = jnp.sum(flat, axis=-1, dtype=jnp.int32)
-    batch = spikes.shape[:-1]
-    return SpikeRecord(ids.astype(jnp.int32).reshape(*batch, max_per_step), count.reshape(batch))
+    n, batch = spikes.shape[-1], spikes.shape[:-1]
+    flat = jnp.asarray(spikes).reshape(-1, n)
+    if not supports(flat):
+        flat = flat.astype(jnp.float32)
+    twin = partial(_nonzero_twin, size=max_per_step)
+    ids, count = dispatch(lambda f, interpret: twin(f), twin, flat,
+                          cpu=partial(KE.nonzero_rows, size=max_per_step))  # fmt: skip
+    return SpikeRecord(ids.reshape(*batch, max_per_step), count.reshape(batch))
+
+
+def _nonzero_twin(flat, size: int):
+    """``(ids, count)`` per row by ``jnp.nonzero`` (the XLA twin of the CPU listing loop)."""
+    n = flat.shape[-1]
+    ids = jax.vmap(lambda row: jnp.nonzero(row != 0, size=size, fill_value=n)[0])(flat)
+    return ids.astype(jnp.int32), jnp.sum(flat != 0, axis=-1, dtype=jnp.int32)
 
 
 def recorded_spikes(record: SpikeRecord, dt: float, batch_index: tuple = ()):

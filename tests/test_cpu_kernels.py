@@ -190,3 +190,24 @@ def test_pop_reads_clears_and_differentiates_like_the_twin_under_vmap():
 def _popped(values, now):
     current, buffer = spars.DelayBuffer(values, now, 4).pop()
     return current, buffer.values
+
+
+@pytest.mark.parametrize("size", [1, 5, 40])
+def test_nonzero_rows_lists_like_the_twin_and_counts_beyond_its_size(size):
+    from spars.kernels.cpu.events import nonzero_rows
+    from spars.recording import _nonzero_twin
+
+    flat = np.zeros((4, 30), np.float32)
+    flat[1, [0, 7, 29]] = [1.0, -2.0, 0.5]  # graded values count too
+    flat[2] = 1.0  # all spiking; row 0 and 3: none
+    flat[3, 29] = 1.0
+    got = jax.jit(lambda f: nonzero_rows(f, size))(flat)
+    want = _nonzero_twin(jnp.asarray(flat), size)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(got[1], [0, 3, 30, 1])
+    stacked = np.stack([flat, flat[::-1]])
+    mapped = jax.jit(jax.vmap(lambda f: nonzero_rows(f, size)))(stacked)
+    np.testing.assert_array_equal(mapped[0][1], _nonzero_twin(jnp.asarray(flat[::-1]), size)[0])
+    assert "spars_cpu_nonzero_rows" in jax.jit(lambda f: spars.spike_recorder(["x"], size)(
+        spars.NetworkState({}, {"x": f}))).lower(flat).as_text()  # fmt: skip
