@@ -92,14 +92,19 @@ class PoissonSource(eqx.Module):
         key, sub = jax.random.split(state.key)
         shape, dtype = state.template.shape, state.template.dtype
         rate = self.rate if drive is None else drive
-        mean = jnp.broadcast_to(rate * self.dt * 1e-3, shape)
-        if not self.counts:
-            spikes = (jax.random.uniform(sub, shape) < mean).astype(dtype)
-        elif drive is None and _tabulated(self.rate, self.dt):
-            table = _poisson.thresholds(np.asarray(self.rate, float) * float(self.dt) * 1e-3)
-            spikes = _poisson.counts(sub, table, shape, dtype)
-        else:
+        if drive is None and _tabulated(self.rate, self.dt):  # thresholds from the static rate
+            mean = np.asarray(self.rate, float) * float(self.dt) * 1e-3
+            if self.counts:
+                spikes = _poisson.counts(sub, _poisson.thresholds(mean), shape, dtype)
+            else:  # P(bits < floor(p 2^32)) = p to 2^-32
+                threshold = jnp.asarray(np.floor(mean * 2.0**32).astype(np.uint32))
+                spikes = (_poisson.bits(sub, shape) < threshold).astype(dtype)
+        elif self.counts:
+            mean = jnp.broadcast_to(rate * self.dt * 1e-3, shape)
             spikes = jax.random.poisson(sub, mean, shape).astype(dtype)
+        else:
+            mean = jnp.broadcast_to(rate * self.dt * 1e-3, shape)
+            spikes = (jax.random.uniform(sub, shape) < mean).astype(dtype)
         return spikes, PoissonState(key, state.template)
 
 
