@@ -13,7 +13,7 @@ chex, jaxtyping): no installs, no network. Steps, each logged to
    blocks -> ``OUT/gpu_check.json`` (device named);
 2. the kernel tests (``tests/test_kernels.py``, ``tests/test_delays.py``),
    when pytest and hypothesis are importable;
-3. ``experiments.kernel_benchmark``, ``experiments.classifier.benchmark``
+3. ``experiments.benchmarks.kernels``, ``experiments.classifier.benchmark``
    and ``experiments.delays.benchmark`` into ``OUT``.
 
 Exits 1 if a kernel disagrees with its twin.
@@ -119,7 +119,7 @@ KERNEL_TESTS = ["tests/test_kernels.py", "tests/test_delays.py"]
 STEPS = [  # (name, argv after "python", seconds on the GPU, extra argv for --quick)
     ("kernel_tests", ["-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider",
                       *KERNEL_TESTS], 120, []),
-    ("kernel_benchmark", ["-m", "experiments.kernel_benchmark", "--out", "{out}"], 180,
+    ("kernel_benchmark", ["-m", "experiments.benchmarks.kernels", "--out", "{out}"], 180,
      ["--quick"]),
     ("classifier_benchmark", ["-m", "experiments.classifier.benchmark", "--hidden", "256",
                               "--out", "{out}"], 150, ["--quick"]),

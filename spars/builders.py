@@ -111,44 +111,53 @@ def fixed_number_post(
     return _from_prefix_rows(_skip_self(chosen, m, autapses), n_post, headroom, max_row)
 
 
-def k_subsets(key, n_rows: int, n: int, k: int):
-    """``int32[n_rows, k]`` ascending uniform k-subsets of ``range(n)``, any ``0 <= k <= n``."""
+def k_subsets(key, n_rows: int, n: int, k: int) -> np.ndarray:
+    """``int32[n_rows, k]`` ascending uniform k-subsets of ``range(n)``, any ``0 <= k <= n``.
+
+    Random numbers come from ``key``; the set logic runs in NumPy (no
+    compilation per shape).
+    """
     if 2 * k <= n:
         return _distinct_subsets(key, n_rows, n, k)
-    excluded = _distinct_subsets(key, n_rows, n, n - k)
-    kept = jnp.ones((n_rows, n + 1), bool).at[jnp.arange(n_rows)[:, None], excluded].set(False)
-    return compact(kept[:, :n], k, jnp.broadcast_to(jnp.arange(n), (n_rows, n)))[1]
+    kept = np.ones((n_rows, n), bool)
+    kept[np.arange(n_rows)[:, None], _distinct_subsets(key, n_rows, n, n - k)] = False
+    return np.nonzero(kept)[1].reshape(n_rows, k).astype(np.int32)
 
 
-def _distinct_subsets(key, n_rows: int, n: int, k: int):
+def _distinct_subsets(key, n_rows: int, n: int, k: int) -> np.ndarray:
     """``int32[n_rows, k]`` ascending uniform k-subsets of ``range(n)`` (2k <= n).
 
     Draws with replacement, keeps the distinct values and picks a uniformly
     random k of them; by symmetry every k-subset is equally likely. Rows that
     drew fewer than k distinct values are drawn again with a fresh key.
     """
+    out = np.zeros((n_rows, k), np.int32)
     if k == 0:
-        return jnp.zeros((n_rows, 0), jnp.int32)
+        return out
     draws = math.ceil(-n * math.log1p(-k / n) * 1.25) + 16
-    out = jnp.zeros((n_rows, k), jnp.int32)
-    todo = jnp.ones((n_rows,), bool)
-    attempt = 0
-    while bool(jnp.any(todo)):
-        subset, ok = _subset_attempt(jax.random.fold_in(key, attempt), n_rows, n, k, draws)
-        out = jnp.where((todo & ok)[:, None], subset, out)
-        todo = todo & ~ok
-        attempt += 1
+    todo, attempt = np.arange(n_rows), 0
+    while todo.size:
+        subset, ok = _subset_attempt(jax.random.fold_in(key, attempt), todo.size, n, k, draws)
+        out[todo[ok]] = subset[ok]
+        todo, attempt = todo[~ok], attempt + 1
     return out
 
 
-@partial(jax.jit, static_argnames=("n_rows", "n", "k", "draws"))
+def host_rng(key) -> np.random.Generator:
+    """A NumPy generator seeded by a JAX PRNG key: host draws, reproducible, no compilation."""
+    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    return np.random.default_rng(np.asarray(data, np.uint32).ravel().tolist())
+
+
 def _subset_attempt(key, n_rows: int, n: int, k: int, draws: int):
-    k_draw, k_pick = jax.random.split(key)
-    values = jnp.sort(jax.random.randint(k_draw, (n_rows, draws), 0, n), axis=1)
-    first = jnp.ones_like(values, bool).at[:, 1:].set(values[:, 1:] != values[:, :-1])
-    priority = jnp.where(first, jax.random.uniform(k_pick, values.shape), 2.0)
-    picked = jnp.take_along_axis(values, jnp.argsort(priority, axis=1)[:, :k], axis=1)
-    return jnp.sort(picked, axis=1).astype(jnp.int32), jnp.sum(first, axis=1) >= k
+    """One try per row: ``(k-subsets, whether the row drew k distinct values)``."""
+    rng = host_rng(key)
+    values = np.sort(rng.integers(0, n, (n_rows, draws), dtype=np.int32), axis=1)
+    first = np.ones(values.shape, bool)
+    first[:, 1:] = values[:, 1:] != values[:, :-1]
+    priority = np.where(first, rng.random(values.shape, np.float32), 2.0)
+    picked = np.take_along_axis(values, np.argsort(priority, axis=1)[:, :k], axis=1)
+    return np.sort(picked, axis=1).astype(np.int32), first.sum(axis=1) >= k
 
 
 def gaussian_grid(

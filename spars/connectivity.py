@@ -14,7 +14,9 @@ dropped and gathers use ``fill_value=0``, so padding costs no masks.
 import math
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
 from ._checks import integer
@@ -70,6 +72,9 @@ class Connectivity(eqx.Module):
     @property
     def mask(self) -> SlotMask:
         """``bool[n_pre, max_row]``: True on real slots."""
+        if not isinstance(self.row_length, jax.core.Tracer):  # eager: no compilation per shape
+            length = np.asarray(self.row_length)
+            return jnp.asarray(np.arange(self.max_row)[None, :] < length[:, None])
         slots = jnp.arange(self.max_row, dtype=jnp.int32)
         return slots[None, :] < self.row_length[:, None]
 

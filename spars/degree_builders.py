@@ -9,10 +9,9 @@ and, when multapses are allowed, return the multigraph as layers
 import math
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from .builders import _check_concrete, _check_sizes, _n_candidates, k_subsets
+from .builders import _check_concrete, _check_sizes, _n_candidates, host_rng, k_subsets
 from .connectivity import Connectivity
 from .layers import layers_from_pairs, rows_from_pairs
 
@@ -49,11 +48,10 @@ def fixed_in_degree(key, n_pre: int, n_post: int, k: int, *, multapses: bool = F
     for b, start in enumerate(range(0, n_post, rows)):
         count, sub = min(rows, n_post - start), jax.random.fold_in(key, b)
         if multapses:
-            drawn = jax.random.randint(sub, (count, k), 0, max(m, 1), jnp.int32)
+            drawn = host_rng(sub).integers(0, max(m, 1), (count, k), dtype=np.int32)
         else:
             drawn = k_subsets(sub, count, m, k)
         own = np.arange(start, start + count)[:, None]
-        drawn = np.asarray(drawn)
         pre.append(drawn if autapses else drawn + (drawn >= own))
     pre = np.concatenate(pre).ravel() if pre else np.zeros(0, np.int32)
     post = np.repeat(np.arange(n_post, dtype=np.int32), k)
@@ -112,12 +110,10 @@ def _distinct_pairs(key, n: int, total: int) -> np.ndarray:
         extra = _pairs(jax.random.fold_in(k_draw, attempt), 2 * (n - found.size) + 16, total)
         found = np.unique(np.concatenate([found, extra]))
         attempt += 1
-    keep = np.asarray(jax.random.permutation(k_pick, found.size))[:n]
+    keep = host_rng(k_pick).permutation(found.size)[:n]
     return found[np.sort(keep)]
 
 
 def _uniform_ids(key, count: int, total: int) -> np.ndarray:
-    """``count`` uniform integers in ``[0, total)``, exact beyond int32 (two 32-bit draws)."""
-    high, low = jax.random.bits(key, (2, count), jnp.uint32)
-    value = (np.asarray(high, np.uint64) << np.uint64(32)) | np.asarray(low, np.uint64)
-    return (value % np.uint64(total)).astype(np.int64)
+    """``count`` uniform integers in ``[0, total)`` (int64)."""
+    return host_rng(key).integers(0, total, count, dtype=np.int64)

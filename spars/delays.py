@@ -192,8 +192,12 @@ def random_delays(low: int | float, high: int | float, *, integer: bool = True,
 
 
 def _bad_slots(conn, delays, max_delay):
-    mask = conn.mask
-    out = ~jnp.isfinite(delays) | (delays < 1) | (delays > max_delay)
+    """``(bad real slots, non-zero padding)``; NumPy on concrete values (no compilation)."""
+    xp = jnp if isinstance(delays, jax.core.Tracer) or isinstance(
+        conn.row_length, jax.core.Tracer) else np  # fmt: skip
+    delays, length = xp.asarray(delays), xp.asarray(conn.row_length)
+    mask = xp.arange(delays.shape[1])[None, :] < length[:, None]
+    out = ~xp.isfinite(delays) | (delays < 1) | (delays > max_delay)
     return mask & out, ~mask & (delays != 0)
 
 

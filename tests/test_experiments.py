@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from experiments import benchmark, quickstart
+from experiments import quickstart
 
 
 def test_quickstart_trains(capsys):
@@ -13,26 +13,8 @@ def test_quickstart_trains(capsys):
     assert "synapses" in capsys.readouterr().out
 
 
-def test_benchmark_writes_ratios(tmp_path, monkeypatch):
-    monkeypatch.setattr(benchmark, "CASES", ((2, 50, 40, 0.2, 0.1),))
-    rows = benchmark.main(["--reps", "1", "--out", str(tmp_path)])
-    saved = json.loads((tmp_path / "propagate.json").read_text())
-    assert saved["rows"][0]["case"]["synapses"] == rows[0]["case"]["synapses"] > 0
-    for method in ("spars", "dense", "bcoo"):
-        assert rows[0][method]["forward_ms"] > 0
 
 
-def test_rewiring_benchmark_writes_ratios(tmp_path, monkeypatch):
-    from experiments import rewiring_benchmark as rb
-
-    monkeypatch.setattr(rb, "DEEP_R_CASES", ((4, 60, 50, 0.1, 2.0, 0.1, 0.05),))
-    monkeypatch.setattr(rb, "COLUMN_CASE", (300, 200, 0.02, 1.5, 0.05))
-    result = rb.main(["--reps", "1", "--quick", "--out", str(tmp_path)])
-    saved = json.loads((tmp_path / "rewiring.json").read_text())
-    row = saved["deep_r"][0]
-    assert row["rewired"] > 0 and row["failed"] == 0 and row["ratio"] > 0
-    assert result["column_view"]["column_view_ms"] > 0
-    assert saved["topographic"]["case"]["neurons"] == 32 * 32
 
 
 TINY = ["--train-samples", "96", "--test-samples", "40", "--hidden", "24", "--batch", "16"]
@@ -156,23 +138,6 @@ def test_classifier_benchmark_times_every_connectivity(tmp_path):
     assert json.loads((tmp_path / "classifier_epoch.json").read_text())["rows"] == rows
 
 
-def test_kernel_benchmark_writes_json_and_figure(tmp_path, monkeypatch):
-    from experiments import kernel_benchmark as kb
-
-    monkeypatch.setattr(kb, "QUICK_SIZES", (300,))
-    monkeypatch.setattr(kb, "PROBABILITIES", (0.05,))
-    monkeypatch.setattr(kb, "RATES", (0.05,))
-    monkeypatch.setattr(kb, "BATCHES", (2,))
-    result = kb.main(["--quick", "--reps", "1", "--out", str(tmp_path)])
-    saved = json.loads((tmp_path / "kernels.json").read_text())
-    row = saved["rows"][0]
-    assert row["case"]["n"] == 300 and row["case"]["synapses"] > 0
-    for method in ("spars", "spars-pull", "spars-xla", "bcoo", "dense"):
-        assert row[method]["forward_ms"] > 0 and row[method]["forward_backward_ms"] > 0
-    assert row["bandwidth"]["GB_per_s"] > 0 and saved["meta"]["jax"]
-    assert set(result["structure"]["ms"]) == {"propagate_1pct", "remove", "add", "column_view"}
-    assert (tmp_path / "kernels.png").stat().st_size > 0
-    assert kb.spars.propagation.PULL_EVENTS_PER_ROW == 2.0  # restored after forcing pull
 
 
 def test_timing_task_puts_the_class_in_the_cue_interval_only():

@@ -4,10 +4,8 @@ import jax
 import numpy as np
 
 import spars
-from experiments import scaling, topographic_map
-from experiments import topographic_metrics as metrics
-from experiments import topographic_model as model
-from experiments import topographic_report as report
+from experiments.topographic import map as topographic_map
+from experiments.topographic import metrics, model, report, scaling
 
 TINY = ["--scale", "1", "--duration", "0.03", "--record-every", "0.01", "--timing-steps", "20"]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from experiments.benchmark import run_meta, time_call
+from experiments.common.timing import run_meta, time_call
 
 from . import cli
 from . import model as M

@@ -1,4 +1,4 @@
-"""Delayed propagation vs one-step propagation at the reference sizes of ``experiments.benchmark``.
+"""Delayed propagation vs one-step propagation at the sizes of ``experiments.benchmarks.propagate``.
 
     python -m experiments.delays.benchmark [--max-delay 16] [--reps 9] [--out results/delays]
 
@@ -18,7 +18,8 @@ import jax
 import jax.numpy as jnp
 
 import spars
-from experiments.benchmark import CASES, make_case, time_call
+from experiments.benchmarks.propagate import CASES, make_case
+from experiments.common.timing import time_call
 
 
 def variants(conn, delays_int, delays_float, max_delay: int):

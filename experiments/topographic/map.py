@@ -1,10 +1,10 @@
 """Topographic map formation with STDP and structural plasticity.
 
-    python -m experiments.topographic_map --quick
-    python -m experiments.topographic_map --scale 2 --duration 600
-    python -m experiments.topographic_map --stdp columns   # the column-view formulation
+    python -m experiments.topographic --quick
+    python -m experiments.topographic --scale 2 --duration 600
+    python -m experiments.topographic --stdp columns   # the column-view formulation
 
-The network of :mod:`experiments.topographic_model` (Bamford, Murray &
+The network of :mod:`experiments.topographic.model` (Bamford, Murray &
 Willshaw 2010; Knight, Senk & Nowotny 2025), dt = 0.1 ms, rewired every
 1 ms. Every ``--record-every`` seconds of model time the connectivity
 metrics are recorded. Writes ``topographic.json`` (settings, metrics over
@@ -14,7 +14,6 @@ figures to ``--out``.
 
 import argparse
 import json
-import time
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -24,10 +23,8 @@ import jax.numpy as jnp
 from jax import lax
 from tqdm import tqdm
 
-from experiments import topographic_metrics as metrics
-from experiments import topographic_model as model
-from experiments import topographic_report as report
-from experiments import topographic_timing as timing
+from experiments.common.timing import stopwatch
+from experiments.topographic import metrics, model, report, timing
 
 QUICK = dict(scale=1, duration=60.0, record_every=5.0, timing_steps=500)
 
@@ -81,15 +78,13 @@ def run_period(p: model.MapParams, state: model.MapState, n_blocks: int):
 def simulate(p: model.MapParams, state, n_periods: int, n_blocks: int):
     """Runs the periods with a progress bar; returns state, records and run wall time [s]."""
     run_period.lower(p, state, n_blocks).compile()  # fills jit's cache: periods time no compile
-    records, wall = [_record(p, state, 0.0, None)], 0.0
+    records, totals = [_record(p, state, 0.0, None)], {"wall": 0.0}
     for k in tqdm(range(n_periods), desc=f"map s={p.scale}", unit="period"):
-        start = time.perf_counter()
-        state, sums = run_period(p, state, n_blocks)
-        jax.block_until_ready(state)
-        wall += time.perf_counter() - start
+        with stopwatch(totals, "wall"):
+            state, sums = jax.block_until_ready(run_period(p, state, n_blocks))
         seconds = (k + 1) * n_blocks * p.rewire_every * 1e-3
         records.append(_record(p, state, seconds, sums))
-    return state, records, wall
+    return state, records, totals["wall"]
 
 
 def _record(p, state, seconds, sums):

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import spars
-from experiments import topographic_model as model
+from experiments.topographic import model
 from spars._grid import periodic, squared_distance
 
 

@@ -1,24 +1,23 @@
 """How the topographic map's speed scales with its size.
 
-    python -m experiments.scaling [--quick] [--scales 1 2 3 4 5 6 7] [--out results/scaling]
+    python -m experiments.topographic.scaling [--quick] [--scales 1 2 ... 7] [--out results/scaling]
 
 For each s, (16 s)^2 neurons per layer: simulates about ``--warmup`` seconds
 of model time untimed (in runs of ``--duration``, so one program is compiled),
 then ``--duration`` seconds timed, and times each component alone (see
-:mod:`experiments.topographic_timing`). Writes
+:mod:`experiments.topographic.timing`). Writes
 ``scaling.json`` and ``scaling.png`` (real-time factor and breakdown vs size).
 """
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import jax
 
-from experiments import topographic_model as model
-from experiments import topographic_timing as timing
-from experiments.topographic_map import run_period
+from experiments.common.timing import stopwatch
+from experiments.topographic import model, timing
+from experiments.topographic.map import run_period
 
 
 def parse_args(argv):
@@ -44,9 +43,10 @@ def measure(p: model.MapParams, args) -> dict:
     blocks = max(1, round(args.duration * 1e3 / p.rewire_every))
     for _ in range(max(1, round(args.warmup / args.duration))):  # same program: one compile
         state = jax.block_until_ready(run_period(p, state, blocks)[0])
-    start = time.perf_counter()
-    state = jax.block_until_ready(run_period(p, state, blocks)[0])
-    wall = time.perf_counter() - start
+    totals = {}
+    with stopwatch(totals, "wall"):
+        state = jax.block_until_ready(run_period(p, state, blocks)[0])
+    wall = totals["wall"]
     model_s = blocks * p.rewire_every * 1e-3
     parts = timing.breakdown(p, state, args.timing_steps)
     structural = parts["structural update"] + parts["column-view rebuild"]

@@ -1,6 +1,6 @@
 """Kernel benchmark: propagation, structural scans and column view vs peers.
 
-    python -m experiments.kernel_benchmark [--quick] [--out results/kernel_benchmark]
+    python -m experiments.benchmarks.kernels [--quick] [--out results/kernel_benchmark]
 
 For every case (neurons n -> n, connection probability p, spiking fraction,
 batch) it times one propagation step, forward and forward+backward, for
@@ -27,8 +27,8 @@ import numpy as np
 from jax.experimental import sparse
 
 import spars
-from experiments.benchmark import parse_args, run_meta, time_call
-from experiments.kernel_peers import brainevent_forward, peak_bandwidth
+from experiments.benchmarks.peers import brainevent_forward, peak_bandwidth
+from experiments.common.timing import parse_args, run_meta, time_call
 from spars import kernels
 
 SIZES, QUICK_SIZES = (1_000, 10_000, 100_000), (1_000, 4_000)
@@ -180,7 +180,7 @@ def main(argv=None) -> dict:
     print(f"pull beats push from {result['pull_crossover']} events per row (None: never)")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "kernels.json").write_text(json.dumps(result, indent=1))
-    from experiments.kernel_report import plot
+    from experiments.benchmarks.kernel_report import plot
 
     plot(result, args.out / "kernels.png")
     print(f"wrote {args.out / 'kernels.json'} and {args.out / 'kernels.png'}")

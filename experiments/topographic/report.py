@@ -1,4 +1,4 @@
-"""Printed summary and figures of ``experiments.topographic_map``."""
+"""Printed summary and figures of ``experiments.topographic``."""
 
 from pathlib import Path
 

@@ -1,6 +1,6 @@
 """Cost of structural plasticity against propagation.
 
-    python -m experiments.rewiring_benchmark [--quick] [--out results/benchmark]
+    python -m experiments.benchmarks.rewiring [--quick] [--out results/benchmark]
 
 Times one DEEP R rewiring step against one forward+backward propagation step
 on classifier-sized projections (batch 32), one column-view rebuild and one
@@ -14,9 +14,8 @@ import jax
 import jax.numpy as jnp
 
 import spars
+from experiments.common.timing import parse_args, run_meta, time_call
 from spars import rules
-
-from .benchmark import parse_args, run_meta, time_call
 
 DEEP_R_CASES = (  # (batch, n_pre, n_post, p_connect, headroom, p_spike, dormant fraction)
     (32, 700, 512, 0.05, 2.0, 0.02, 0.01),

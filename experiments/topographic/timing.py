@@ -7,14 +7,13 @@ it, and is timed after compiling. The sum is printed beside the fused run's
 wall time.
 """
 
-import time
-
 import jax
 import jax.numpy as jnp
 from jax import lax
 
 import spars
-from experiments import topographic_model as model
+from experiments.common.timing import time_call
+from experiments.topographic import model
 
 COMPONENTS = (
     "input generation",
@@ -41,10 +40,7 @@ def _timed(body, carry, xs) -> float:
         return body(*lax.optimization_barrier((c, x))), None
 
     fn = jax.jit(lambda c, xs: lax.scan(step, c, xs)[0])
-    jax.block_until_ready(fn(carry, xs))
-    start = time.perf_counter()
-    jax.block_until_ready(fn(carry, xs))
-    return time.perf_counter() - start
+    return time_call(fn, carry, xs, reps=1) * 1e-3
 
 
 def breakdown(p: model.MapParams, state: model.MapState, n_steps: int = 500) -> dict:

@@ -1,6 +1,6 @@
 """Propagation speed: spars vs its XLA twin, dense matmul, BCOO and brainevent.
 
-    python -m experiments.benchmark [--quick] [--out results/benchmark]
+    python -m experiments.benchmarks.propagate [--quick] [--out results/benchmark]
 
 Times forward and forward+backward (gradients w.r.t. weights and spikes) of
 one propagation step per case and prints the ratios against spars. "spars"
@@ -9,12 +9,7 @@ Pallas kernels on CUDA), "spars_xla" the XLA twins it falls back to;
 brainevent's event-driven CSR runs when brainevent is installed.
 """
 
-import argparse
-import contextlib
 import json
-import platform
-import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -22,24 +17,15 @@ import numpy as np
 from jax.experimental import sparse
 
 import spars
-from experiments.kernel_peers import brainevent_forward
+from experiments.benchmarks.loops import compiled
+from experiments.benchmarks.peers import brainevent_forward
+from experiments.common.timing import interleaved, parse_args, run_meta
 
 CASES = (  # (batch, n_pre, n_post, p_connect, p_spike)
     (32, 700, 512, 0.1, 0.02),
     (32, 4096, 4096, 0.01, 0.02),
     (1, 20000, 20000, 0.001, 0.01),
 )
-
-
-def time_call(fn, *args, reps: int) -> float:
-    """Median wall time of ``fn(*args)`` [ms] after one warm-up (compile) call."""
-    jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
 
 
 def make_case(key, batch, n_pre, n_post, p_connect, p_spike):
@@ -72,18 +58,18 @@ def methods(conn, weights):
 
 
 def run_case(key, case, reps: int) -> dict:
+    """Forward and forward+backward [ms] of every method on one case, timed in turns."""
     conn, weights, spikes, probe = make_case(key, *case)
     row = {"case": dict(zip(("batch", "n_pre", "n_post", "p", "spiking"), case, strict=True))}
     row["case"]["synapses"] = int(conn.n_synapses)
+    calls = {}
     for name, (fwd, w) in methods(conn, weights).items():
-        loss = jax.jit(jax.grad(lambda w_, s, f=fwd: jnp.vdot(f(w_, s), probe), argnums=(0, 1)))
-        twin = name == "spars_xla"  # compiled (at the warm-up call) with the twins forced
-        with spars.kernels.backend("xla") if twin else contextlib.nullcontext():
-            row[name] = {
-                "forward_ms": time_call(jax.jit(fwd), w, spikes, reps=reps),
-                "forward_backward_ms": time_call(loss, w, spikes, reps=reps),
-            }
-        del w
+        loss = jax.grad(lambda w_, s, f=fwd: jnp.vdot(f(w_, s), probe), argnums=(0, 1))
+        backend = "xla" if name == "spars_xla" else "auto"
+        calls[(name, "forward_ms")] = (compiled(fwd, backend, w, spikes), (w, spikes))
+        calls[(name, "forward_backward_ms")] = (compiled(loss, backend, w, spikes), (w, spikes))
+    for (name, what), ms in interleaved(calls, reps).items():
+        row.setdefault(name, {})[what] = ms
     return row
 
 
@@ -108,29 +94,8 @@ def print_row(row: dict) -> None:
         )
 
 
-def parse_args(
-    argv, doc: str, quick_help: str = "fewer repetitions", out: str = "results/benchmark"
-):
-    """The benchmarks' shared options; returns ``(args, reps)`` and prints the setup."""
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help=quick_help)
-    parser.add_argument("--reps", type=int, default=None, help="timed repetitions per figure")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path(out))
-    args = parser.parse_args(argv)
-    reps = args.reps or (5 if args.quick else 20)
-    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}; median of {reps} runs")
-    return args, reps
 
 
-def run_meta(reps: int) -> dict:
-    """JAX version, device and repetitions, saved beside every figure."""
-    return {
-        "jax": jax.__version__,
-        "device": jax.devices()[0].device_kind,
-        "machine": platform.machine(),
-        "reps": reps,
-    }
 
 
 def main(argv=None) -> list[dict]:

@@ -1,10 +1,10 @@
-"""Peers and yardsticks for the kernel benchmark: brainevent, memory bandwidth."""
-
-import time
+"""Peers and yardsticks for the benchmarks: brainevent's formats, memory bandwidth."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from experiments.common.timing import time_call
 
 # Nominal peak memory bandwidth [GB/s] by device kind (vendor data sheets).
 NOMINAL_GB_PER_S = {
@@ -22,14 +22,8 @@ def peak_bandwidth() -> dict:
     nominal = next((v for k, v in NOMINAL_GB_PER_S.items() if kind.startswith(k)), None)
     size = 2**28 if jax.default_backend() == "gpu" else 2**24  # float32 elements
     x = jnp.ones((size,), jnp.float32)
-    copy = jax.jit(lambda a: a + 1.0)
-    jax.block_until_ready(copy(x))
-    times = []
-    for _ in range(5):
-        start = time.perf_counter()
-        jax.block_until_ready(copy(x))
-        times.append(time.perf_counter() - start)
-    return {"nominal": nominal, "copy": 2 * 4 * size / float(np.median(times)) / 1e9}
+    milliseconds = time_call(jax.jit(lambda a: a + 1.0), x, reps=5)
+    return {"nominal": nominal, "copy": 2 * 4 * size / milliseconds / 1e6}
 
 
 def brainevent_forward(pre, post, weights, shape):
@@ -47,5 +41,21 @@ def brainevent_forward(pre, post, weights, shape):
     def forward(data, spikes):
         csr = brainevent.CSR((data, indices, indptr), shape=shape)
         return events(spikes) @ csr
+
+    return forward, jnp.asarray(weights)
+
+
+def brainevent_fixed_forward(indices, weights, shape):
+    """``(forward(w, s), data)`` through brainevent's fixed-number-per-pre format (equal rows)."""
+    try:
+        import brainevent
+    except ImportError:
+        return None
+    fixed = getattr(brainevent, "FixedNumPerPre", None) or brainevent.FixedPostNumConn
+    events = getattr(brainevent, "BinaryArray", None) or brainevent.EventArray
+    indices = jnp.asarray(indices, jnp.int32)
+
+    def forward(data, spikes):
+        return events(spikes) @ fixed(data, indices, shape=shape)
 
     return forward, jnp.asarray(weights)

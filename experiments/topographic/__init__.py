@@ -1,0 +1,1 @@
+"""Topographic map formation with STDP and distance-dependent rewiring, and its scaling."""

@@ -1,0 +1,5 @@
+"""``python -m experiments.topographic``: the map formation study (see ``map.py``)."""
+
+from .map import main
+
+main()
