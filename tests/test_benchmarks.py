@@ -42,3 +42,39 @@ def test_kernel_benchmark_writes_json_and_figure(tmp_path, monkeypatch):
     assert set(result["structure"]["ms"]) == {"propagate_1pct", "remove", "add", "column_view"}
     assert (tmp_path / "kernels.png").stat().st_size > 0
     assert kb.spars.propagation.PULL_EVENTS_PER_ROW == 2.0  # restored after forcing pull
+
+
+def test_peer_benchmark_writes_every_section(tmp_path, monkeypatch):
+    from experiments import benchmarks
+    from experiments.benchmarks import __main__ as peers
+    from experiments.benchmarks import brunel
+
+    tiny = {"lif_loop": dict(n=500, steps=50), "scaling": (300, 600), "brunel": ((500,), 100.0)}
+    monkeypatch.setattr(peers, "QUICK", tiny)
+    monkeypatch.setattr(brunel, "run_nest", lambda *a, **k: None)  # NEST: not in CI
+    # propagate's row runs in test_benchmark_writes_ratios
+    out = peers.main(["--quick", "--reps", "1", "--skip", "propagate", "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "peers.json").read_text())
+    assert set(saved) == {"meta", "lif_loop", "scaling", "brunel"} and benchmarks is not None
+    assert out["lif_loop"][0]["spars"]["ms_per_step"] > 0
+    assert 0.001 < out["lif_loop"][0]["case"]["spiking"] < 0.1
+    assert [r["case"]["n"] for r in out["scaling"]] == [300, 600]
+    row = out["brunel"][0]
+    assert row["spars"]["rate_hz"] > 1 and 0.2 < row["spars"]["cv"] < 1.5
+    assert row["nest_1t"] is None
+
+
+def test_brunel_statistics_of_known_trains():
+    import numpy as np
+
+    from experiments.benchmarks.brunel import Brunel, statistics
+
+    p = Brunel(n=2, t_sim=1000.0)
+    regular = np.arange(10.0, 1000.0, 20.0)  # 50 Hz, CV 0
+    rng = np.random.default_rng(0)
+    poisson = np.sort(rng.uniform(0, 1000.0, 2000))  # 2 kHz, CV ~ 1
+    times = np.concatenate([regular, poisson])
+    units = np.repeat([0, 1], [regular.size, poisson.size])
+    stats = statistics(p, times, units)
+    assert stats["rate_hz"] == (regular.size + poisson.size) / 2
+    assert abs(stats["cv"] - 0.5) < 0.05  # mean of 0 and ~1

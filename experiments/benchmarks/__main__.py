@@ -25,6 +25,8 @@ from experiments.benchmarks import brunel, loops, propagate
 from experiments.common.timing import run_meta
 
 SECTIONS = ("propagate", "lif_loop", "scaling", "brunel")
+FULL = {"lif_loop": {}, "scaling": (10_000, 100_000, 300_000), "brunel": ((10_000, 50_000), 1e3)}
+QUICK = {"lif_loop": dict(n=2000, steps=200), "scaling": (2000, 10_000), "brunel": ((2000,), 100.0)}
 
 
 def parse_args(argv):
@@ -40,23 +42,21 @@ def parse_args(argv):
 def run(args) -> dict:
     """Every section not skipped; ``{section: rows}``."""
     reps = args.reps or (3 if args.quick else 9)
-    quick = args.quick
+    sizes = QUICK if args.quick else FULL
     todo, out = [s for s in SECTIONS if s not in args.skip], {"meta": run_meta(reps)}
     if "propagate" in todo:
-        cases = propagate.CASES[:1] if quick else propagate.CASES
+        cases = propagate.CASES[:1] if args.quick else propagate.CASES
         key = jax.random.key(args.seed)
         out["propagate"] = [propagate.run_case(jax.random.fold_in(key, k), case, reps)
                             for k, case in enumerate(cases)]  # fmt: skip
     if "lif_loop" in todo:
-        size = dict(n=2000, steps=200) if quick else {}
-        out["lif_loop"] = [loops.lif_loop(reps=reps, seed=args.seed, **size)]
+        out["lif_loop"] = [loops.lif_loop(reps=reps, seed=args.seed, **sizes["lif_loop"])]
     if "scaling" in todo:
-        sizes = (2000, 10_000) if quick else (10_000, 100_000, 300_000)
-        out["scaling"] = loops.scaling(sizes, reps=4 * reps, seed=args.seed)
+        out["scaling"] = loops.scaling(sizes["scaling"], reps=4 * reps, seed=args.seed)
     if "brunel" in todo:
-        sizes, t_sim = ((2000,), 100.0) if quick else ((10_000, 50_000), 1000.0)
+        networks, t_sim = sizes["brunel"]
         out["brunel"] = [brunel.compare(brunel.Brunel(n=n, t_sim=t_sim), (1, 2), args.seed)
-                         for n in sizes]  # fmt: skip
+                         for n in networks]  # fmt: skip
     return out
 
 
