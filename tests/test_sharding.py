@@ -18,6 +18,7 @@ FLAGS = ("--xla_force_host_platform_device_count=4 --xla_backend_optimization_le
          "--xla_llvm_disable_expensive_passes=true")
 GROUPS = {
     "propagation": ["test_propagate.py", "test_simulate.py"],
+    "rewiring": ["test_structure.py", "test_rules.py"],
 }
 
 

@@ -1,11 +1,14 @@
 """Networks and training split over devices with ``jax.sharding`` and ``shard_map``.
 
-See docs/scale_out.md. Functions named ``*_rows`` run per device inside
-``shard_map`` and take the mesh ``axis`` name; the others take global
-arrays and a ``mesh`` and call ``shard_map`` themselves.
+See docs/scale_out.md. Functions named ``*_rows``, and those of
+:mod:`spars.distributed.structure` and :mod:`spars.distributed.rules`, run
+per device inside ``shard_map`` and take the mesh ``axis`` name; the others
+take global arrays and a ``mesh`` and call ``shard_map`` themselves.
 """
 
 from . import exchange as exchange
+from . import rules as rules
+from . import structure as structure
 from ._mesh import check_divides as check_divides
 from ._mesh import make_mesh as make_mesh
 from ._mesh import shard_map as shard_map
@@ -17,4 +20,5 @@ from .exchange import gather_spikes as gather_spikes
 from .propagation import propagate as propagate
 from .propagation import propagate_rows as propagate_rows
 from .propagation import reduce_input as reduce_input
+from .sharded_rules import row_sharded as row_sharded
 from .simulate import simulate as simulate
