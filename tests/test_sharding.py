@@ -19,6 +19,7 @@ FLAGS = ("--xla_force_host_platform_device_count=4 --xla_backend_optimization_le
 GROUPS = {
     "propagation": ["test_propagate.py", "test_simulate.py"],
     "rewiring": ["test_structure.py", "test_rules.py"],
+    "training": ["test_training.py"],
 }
 
 

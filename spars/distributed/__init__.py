@@ -22,3 +22,8 @@ from .propagation import propagate_rows as propagate_rows
 from .propagation import reduce_input as reduce_input
 from .sharded_rules import row_sharded as row_sharded
 from .simulate import simulate as simulate
+from .training import ShardedSynapses as ShardedSynapses
+from .training import data_parallel as data_parallel
+from .training import row_group_grads as row_group_grads
+from .training import shard_synapses as shard_synapses
+from .training import unshard_synapses as unshard_synapses
