@@ -40,6 +40,18 @@ def _auto(mesh: Mesh) -> Mesh:
     return Mesh(mesh.devices, mesh.axis_names, axis_types=(axis_type.Auto,) * mesh.devices.ndim)
 
 
+def _check_context() -> None:
+    """Raises inside a mesh context with ``Explicit`` axes (``jax.set_mesh(jax.make_mesh())``)."""
+    get = getattr(jax.sharding, "get_abstract_mesh", None)
+    context = None if get is None else get()
+    if context is None or getattr(context, "empty", True):
+        return
+    if any(str(t).endswith("Explicit") for t in getattr(context, "axis_types", ())):
+        raise ValueError("spars.distributed runs shard_map over mesh axes of the Auto type; the "
+                         "current mesh context has Explicit axes: call it outside that context "
+                         "(or under a mesh from spars.distributed.make_mesh)")
+
+
 def axis_size(mesh: Mesh, axis: str | None) -> int:
     """Devices along ``axis`` of ``mesh`` (1 for None); a clear error for unknown names."""
     if axis is None:
@@ -73,6 +85,7 @@ def shard_map(f: Callable, mesh: Mesh, in_specs, out_specs) -> Callable:
     what it moves, and the tests compare every sharded result and gradient
     with one device's.
     """
+    _check_context()
     mesh = _auto(mesh)
     if hasattr(jax, "shard_map"):
         return jax.shard_map(f, mesh=mesh, in_specs=in_specs, out_specs=out_specs,

@@ -80,6 +80,8 @@ def gather_spikes(spikes, axis: str, *, binary: bool = True, event_capacity: int
         The whole spike vector on every device, in ``spikes``' dtype.
     """
     spikes = jnp.asarray(spikes)
+    if n_shards(axis) == 1:
+        return spikes  # nothing to exchange
     if not binary or spikes.size == 0:
         return lax.all_gather(spikes, axis, axis=spikes.ndim - 1, tiled=True)
     capacity = event_capacity or default_event_capacity(spikes.size)

@@ -30,20 +30,22 @@ def kth_key(key, mask, count, axis: str):
     """``(threshold, below)``: the ``count``-th smallest ``key`` where ``mask`` over all
     devices (1-based), and how many such entries lie below it."""
     bits = 8 * key.dtype.itemsize
-    prefix = jnp.zeros((), key.dtype)
-    need, below = jnp.asarray(count, jnp.int32), jnp.zeros((), jnp.int32)
-    for shift in range(bits - 8, -1, -8):
-        match = mask
-        if shift + 8 < bits:
-            match = mask & ((key >> (shift + 8)) == (prefix >> (shift + 8)))
-        digit = ((key >> shift) & 0xFF).astype(jnp.int32).reshape(-1)
-        hist = jnp.zeros((256,), jnp.int32).at[digit].add(match.reshape(-1).astype(jnp.int32))
-        hist = lax.psum(hist, axis)
+    flat_key, flat_mask = key.reshape(-1), mask.reshape(-1).astype(jnp.int32)
+
+    def round_(r, carry):
+        prefix, need, below = carry
+        shift = (bits - 8 - 8 * r).astype(key.dtype)
+        higher = shift + 8  # shifting by the full width gives 0: the first round matches all
+        match = flat_mask * ((flat_key >> higher) == (prefix >> higher))
+        digit = ((flat_key >> shift) & 0xFF).astype(jnp.int32)
+        hist = lax.psum(jnp.zeros((256,), jnp.int32).at[digit].add(match), axis)
         cum = jnp.cumsum(hist)
         d = jnp.minimum(jnp.searchsorted(cum, need, side="left"), 255)
         skipped = cum[d] - hist[d]
-        need, below = need - skipped, below + skipped
-        prefix = prefix | (d.astype(key.dtype) << shift)
+        return prefix | (d.astype(key.dtype) << shift), need - skipped, below + skipped
+
+    start = (jnp.zeros((), key.dtype), jnp.asarray(count, jnp.int32), jnp.zeros((), jnp.int32))
+    prefix, _, below = lax.fori_loop(0, bits // 8, round_, start)
     return prefix, below
 
 

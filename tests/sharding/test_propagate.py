@@ -93,3 +93,15 @@ def test_sizes_the_mesh_does_not_divide_are_named():
         dist.propagate(conn, w, jnp.zeros((4, 8)), mesh=mesh, axis="rows", batch_axis="data")
     with pytest.raises(ValueError, match="spikes shape"):
         dist.propagate(conn, w, jnp.zeros(9), mesh=mesh, axis="rows")
+
+
+def test_meshes_with_explicit_axes():
+    conn, w = _case()
+    spikes = SPIKE_PATTERNS["random"]().astype(jnp.float32)
+    explicit = jax.make_mesh((4,), ("rows",))  # Explicit axes since JAX 0.7: converted
+    assert_same(dist.propagate(conn, w, spikes, mesh=explicit, axis="rows"),
+                spars.propagate_reference(conn, w, spikes))  # fmt: skip
+    context = getattr(jax, "set_mesh", None) or getattr(jax.sharding, "use_mesh", None)
+    if context is not None and "Explicit" in str(getattr(explicit, "axis_types", "")):
+        with context(explicit), pytest.raises(ValueError, match="Explicit axes"):
+            dist.propagate(conn, w, spikes, mesh=explicit, axis="rows")

@@ -2,6 +2,7 @@
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.sharding import PartitionSpec as P
 
 import spars
@@ -88,3 +89,21 @@ def test_primitives_equal_one_device():
     for mesh in row_meshes():
         f = dist.shard_map(_per_device, mesh, (c_spec, by_row, x_spec), out_spec)
         assert_same(jax.jit(f)(conn, variables, x), want)
+
+
+def test_weakest_selection_equals_a_stable_sort():
+    """The radix select picks what a stable sort picks, ties (zeros, repeats) included."""
+    from spars.distributed.select import smallest
+    from spars.rules._common import smallest as by_sorting
+
+    rng = np.random.default_rng(0)
+    values = np.array([0.0, 0.5, 1.0, 2.0, 3.5, 1e-30, 7.0], np.float32)
+    cases = [(jnp.asarray(rng.choice(values, (16, 5))), jnp.asarray(rng.random((16, 5)) < 0.7)),
+             (jnp.abs(jax.random.normal(jax.random.key(24), (16, 5))), jnp.ones((16, 5), bool))]
+    for mesh in row_meshes():
+        pick = jax.jit(dist.shard_map(lambda s, m, c: smallest(s, m, c, "rows"), mesh,
+                                      (P("rows"), P("rows"), P()), P("rows")))  # fmt: skip
+        for score, mask in cases:
+            for count in (0, 1, 3, 11, 40, 100):
+                want = by_sorting(score, mask, count)
+                np.testing.assert_array_equal(pick(score, mask, jnp.int32(count)), want)

@@ -40,7 +40,7 @@ def _batch():
 
 MESHES = {  # (data, rows) for the devices used: 1, 2 and 4
     "eprop": ((1, 1), (1, 2), (2, 2)),
-    "bptt": ((2, 1), (2, 2)),
+    "bptt": ((2, 2),),
 }
 
 
