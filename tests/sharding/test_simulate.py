@@ -18,16 +18,17 @@ N, BATCH, STEPS = 32, 2, 40
 
 
 def _network(n_blocks: int | None, key=0):
-    """Poisson input and LIF neurons; the recurrent projection row-sharded, one input
-    projection split by target (whole with ``n_blocks`` None), one replicated: every
-    layout in one network."""
+    """Poisson input and ALIF neurons (per-neuron bias); the recurrent projection split by
+    rows, one input projection by target (whole with ``n_blocks`` None), one replicated:
+    every layout in one network."""
     k_rec, k_ff, k_side = jax.random.split(jax.random.key(key), 3)
     rec, w_rec = projection(k_rec, N, N, p=0.2, scale=0.5)
     ff, w_ff = projection(k_ff, N, N, p=0.3, scale=0.5)
     side, w_side = projection(k_side, N, N, p=0.1, scale=0.25)
     blocks, w_blocks = dist.split_targets(ff, w_ff, n_blocks or 1)
     populations = {"in": neurons.PoissonSource(N, rate=150.0),
-                   "lif": neurons.LIF(N, tau_mem=10.0, bias=jnp.linspace(0.0, 0.1, N))}
+                   "lif": neurons.ALIF(N, tau_mem=10.0, bias=jnp.linspace(0.0, 0.1, N),
+                                       beta=0.2, tau_adapt=50.0)}
     projections = {"rec": spars.Projection("lif", "lif", rec, w_rec),
                    "ff": spars.Projection("in", "lif", ff, w_ff) if n_blocks is None
                    else dist.BlockedProjection("in", "lif", blocks, w_blocks),
