@@ -78,6 +78,8 @@ def simulate(
         ValueError: a population or projection that the devices along
             ``axis`` do not divide (named, with the sizes), a delayed projection.
     """
+    if not isinstance(n_steps, int) or n_steps < 0:
+        raise ValueError(f"n_steps must be an int >= 0 (static), got {n_steps!r}")
     devices = _check(network, mesh, axis, replicated)
     record = record or (lambda s: s.outputs)
     specs = (_network_specs(network, axis, replicated), _state_specs(network, state, axis))
@@ -94,8 +96,6 @@ def simulate(
 
         return lax.scan(body, state, external, length=n_steps)
 
-    if not isinstance(n_steps, int) or n_steps < 0:
-        raise ValueError(f"n_steps must be an int >= 0 (static), got {n_steps!r}")
     return shard_map(run, mesh, (*specs, ext_spec), out_specs)(network, state, external)
 
 
@@ -167,6 +167,9 @@ def _check(network: Network, mesh: Mesh, axis: str, replicated) -> int:
         if getattr(proj, "delays", None) is not None:
             raise ValueError(f"projection {name!r} has delays; spars.distributed.simulate "
                              "runs projections without delays")  # fmt: skip
+        if isinstance(proj, BlockedProjection) and name in replicated:
+            raise ValueError(f"projection {name!r} is split by target blocks; it cannot be "
+                             "replicated too")  # fmt: skip
         if isinstance(proj, BlockedProjection) and proj.blocks.n_blocks != devices:
             raise ValueError(f"projection {name!r} has {proj.blocks.n_blocks} target blocks; "
                              f"mesh axis {axis!r} has {devices} devices: split it into "

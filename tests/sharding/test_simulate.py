@@ -119,6 +119,8 @@ def test_bad_layouts_raise_clearly():
         dist.simulate(odd, odd.init(jax.random.key(0)), 2, mesh=mesh, axis="rows")
     with pytest.raises(ValueError, match="replicated names unknown projections"):
         dist.simulate(network, state, 2, mesh=row_meshes()[1], axis="rows", replicated=("x",))
+    with pytest.raises(ValueError, match="'ff' is split by target blocks"):
+        dist.simulate(network, state, 2, mesh=row_meshes()[1], axis="rows", replicated=("ff",))
     conn, w = projection(jax.random.key(1), 8, 8, p=0.5)
     delays = jnp.where(conn.mask, 2, 0)
     delayed = spars.Network({"a": neurons.LIF(8)}, {"d": spars.Projection("a", "a", conn, w,
