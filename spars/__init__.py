@@ -1,5 +1,6 @@
 """spars: spiking neural networks with sparse, rewiring connectivity in JAX."""
 
+from . import distributed as distributed
 from . import export as export
 from . import kernels as kernels
 from . import neurons as neurons
