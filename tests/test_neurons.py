@@ -1,3 +1,4 @@
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -123,13 +124,19 @@ def test_poisson_rate_and_drive():
         model.init((4,))
 
 
+@pytest.mark.parametrize("via", ["table", "drive"])
 @pytest.mark.parametrize("rate", [400.0, 3000.0, np.array([0.0, 200.0, 1500.0, 60000.0])])
-def test_poisson_counts_follow_the_poisson_distribution(rate):
-    """Counts per step (dt 0.5 ms) against the exact pmf: a chi-square test per mean."""
+def test_poisson_counts_follow_the_poisson_distribution(rate, via):
+    """Counts per step (dt 0.5 ms) against the exact pmf: a chi-square test per mean.
+
+    ``table``: the CDF table built from the concrete rate; ``drive``: the rate
+    given per step, the CDF built on the fly in float32.
+    """
     from scipy import stats
 
     model = neurons.PoissonSource(4, rate=rate, dt=0.5, counts=True)
-    step = jax.jit(jax.vmap(lambda s: model.step(s)[0]))
+    drive = None if via == "table" else jnp.broadcast_to(jnp.asarray(rate, jnp.float32), (500, 4))
+    step = jax.jit(jax.vmap(lambda s: model.step(s, drive)[0]))
     states = jax.vmap(lambda k: model.init((500,), k))(jax.random.split(jax.random.key(3), 40))
     x = np.asarray(step(states)).reshape(-1, 4)  # 20000 draws of each neuron's count
     means = np.broadcast_to(np.asarray(rate) * 0.5e-3, (4,))
@@ -147,10 +154,24 @@ def test_poisson_counts_follow_the_poisson_distribution(rate):
         assert stats.chi2.sf(chi2, keep.sum() - 1) > 1e-3, (mean, chi2)
 
 
+def test_poisson_sources_draw_the_same_eagerly_under_jit_and_from_traced_rates():
+    for counts in (False, True):
+        model = neurons.PoissonSource(2000, rate=jnp.linspace(0.0, 900.0, 2000), dt=1.0,
+                                      counts=counts)  # fmt: skip
+        state = model.init((3,), jax.random.key(5))
+        eager = model.step(state)[0]
+        as_argument = eqx.filter_jit(lambda m, s: m.step(s)[0])(model, state)
+        np.testing.assert_array_equal(eager, as_argument)
+        built_inside = jax.jit(lambda r, s, c=counts: neurons.PoissonSource(
+            2000, rate=r, dt=1.0, counts=c).step(s)[0])(model.rate, state)  # fmt: skip
+        agree = float(jnp.mean(built_inside == eager))
+        assert agree > 0.9999 if counts else agree == 1.0  # float32 CDF vs the table: the tail
+
+
 def test_poisson_counts_are_reproducible_and_take_the_rate_as_drive():
     model = neurons.PoissonSource(300, rate=2000.0, dt=1.0, counts=True)
     state = model.init((), jax.random.key(1))
-    a, _ = jax.jit(model.step)(state)
+    a, _ = jax.jit(lambda s: model.step(s))(state)
     np.testing.assert_array_equal(a, model.step(state)[0])
     assert 1.5 < float(a.mean()) < 2.5
     b, _ = model.step(state, jnp.full((300,), 20000.0))  # 20 per step: jax.random.poisson

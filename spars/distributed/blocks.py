@@ -163,7 +163,6 @@ class BlockedProjection(eqx.Module):
     post: str = eqx.field(static=True)
     blocks: TargetBlocks
     weights: Float[Array, "blocks pre max_row"]
-    delays = None  # no per-synapse delays in this layout
 
     def __check_init__(self):
         if jnp.shape(self.weights) != jnp.shape(self.blocks.indices):
@@ -174,12 +173,23 @@ class BlockedProjection(eqx.Module):
 
     @property
     def conn(self) -> TargetBlocks:
-        """The blocks (``n_pre``, ``n_post`` as a :class:`~spars.Network` checks them)."""
+        """The blocks (``n_pre``, ``n_post``)."""
         return self.blocks
 
-    def input(self, spikes: Spikes, buffer=None) -> tuple[PostInput, None]:
-        """``(input of the coming step [..., n_post], None)`` on one device."""
-        del buffer
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.blocks.shape
+
+    @property
+    def dtype(self):
+        return jnp.result_type(self.weights)
+
+    @property
+    def delayed(self) -> bool:
+        return False  # no per-synapse delays in this layout
+
+    def input(self, spikes: Spikes) -> PostInput:
+        """The input of the coming step ``[..., n_post]`` on one device."""
         parts = [propagate(self.blocks.block(b), self.weights[b], spikes)
                  for b in range(self.blocks.n_blocks)]  # fmt: skip
-        return jnp.concatenate(parts, axis=-1), None
+        return jnp.concatenate(parts, axis=-1)

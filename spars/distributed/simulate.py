@@ -30,8 +30,10 @@ from jax import lax
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
+from .. import _poisson
 from ..connectivity import Connectivity
 from ..neurons import LIF, ConductanceLIF, PoissonSource
+from ..projections import OneToOne
 from ..propagation import propagate as propagate_local
 from ..simulate import Network, NetworkState
 from ._local import last_spec, local_block, rows_spec
@@ -107,14 +109,17 @@ def sharded_step(network: Network, state: NetworkState, external, *, axis: str,
     def whole(pop: str):
         """The whole spike vector of ``pop``, exchanged at most once this step."""
         if pop not in gathered:
-            binary = isinstance(network.populations[pop], SPIKING)
+            source = network.populations[pop]
+            binary = isinstance(source, SPIKING) and not getattr(source, "counts", False)
             gathered[pop] = gather_spikes(state.outputs[pop], axis, binary=binary,
                                           event_capacity=capacity)  # fmt: skip
         return gathered[pop]
 
     drive = dict(external or {})
     for name, proj in network.projections.items():
-        if isinstance(proj, BlockedProjection):
+        if isinstance(proj, OneToOne):  # neuron i's block and its target's block coincide
+            current = proj.input(state.outputs[proj.pre])
+        elif isinstance(proj, BlockedProjection):
             local = Connectivity(proj.blocks.indices[0], proj.blocks.row_length[0],
                                  proj.blocks.n_post // devices)  # this device's block
             current = propagate_local(local, proj.weights[0], whole(proj.pre))
@@ -145,14 +150,13 @@ def _plain_step(name, pop, state, drive, axis):
 
 
 def _poisson_step(name, pop: PoissonSource, state, drive, axis):
-    """:meth:`PoissonSource.step` drawing the whole population's numbers, keeping this block."""
+    """:meth:`PoissonSource.step`: the whole population's words (as on one device), this block's
+    spikes from them (``pop`` holds this block's rates)."""
     del name
     key, sub = jax.random.split(state.key)
     shape = state.template.shape
-    uniform = jax.random.uniform(sub, (*shape[:-1], pop.n))
-    rate = pop.rate if drive is None else drive
-    p = jnp.broadcast_to(rate * pop.dt * 1e-3, shape)
-    spikes = (local_block(uniform, shape[-1], axis) < p).astype(state.template.dtype)
+    words = local_block(_poisson.bits(sub, (*shape[:-1], pop.n)), shape[-1], axis)
+    spikes = pop.spikes(words, drive).astype(state.template.dtype)
     return spikes, type(state)(key, state.template)
 
 
@@ -181,7 +185,7 @@ def _network_specs(network: Network, axis: str, replicated):
     """Populations split by neuron; projections by their leading axis (rows or blocks)."""
     pops = {name: _neuron_specs(pop, pop.n, axis) for name, pop in network.populations.items()}
     projs = {name: jax.tree.map(lambda x, whole=name in replicated: P() if whole
-                                else rows_spec(x, axis), proj)
+                                or jnp.ndim(x) == 0 else rows_spec(x, axis), proj)
              for name, proj in network.projections.items()}  # fmt: skip
     specs = jax.tree.map(lambda _: P(), network)
     return eqx.tree_at(lambda n: (n.populations, n.projections), specs, (pops, projs))

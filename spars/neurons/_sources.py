@@ -54,22 +54,35 @@ class PoissonSource(eqx.Module):
     (at most one spike; ``rate * dt < 1`` is required). With ``counts=True``
     each neuron emits a Poisson number of spikes per step with mean ``rate *
     dt`` (NEST's ``poisson_generator``), so one source can stand for many
-    afferents; the counts are drawn by inversion against a table built once
-    (one 32-bit draw per neuron and step, exact to ``2^-32``; see
-    ``spars._poisson``). A ``drive`` passed to ``step`` replaces ``rate`` for
-    that step (drawn by ``jax.random.poisson`` with ``counts``).
+    afferents. Either way a step costs one uniform 32-bit word per neuron
+    (``spars._poisson``): a spike where the word lies below ``rate * dt *
+    2^32``; counts by inversion against a table of the CDF, built once from a
+    concrete rate (exact to ``2^-32``), or built on the fly in float32 for
+    rates known only under ``jit``. A ``drive`` passed to ``step`` replaces
+    ``rate`` for that step. The words depend only on the key, so a source
+    draws the same spikes eagerly, under ``jit`` and split over devices.
 
     Attributes:
         n: number of neurons.
         rate: firing rate [Hz], a scalar or ``[n]``.
         dt: time step [ms].
         counts: draw Poisson counts instead of at most one spike per step.
+        table: the counts' CDF thresholds ``uint32[K, n or 1]`` of ``rate *
+            dt``, built at construction from a concrete rate (None otherwise).
     """
 
     n: int = eqx.field(static=True)
-    rate: float | Float[Array, " n"] = 10.0
-    dt: float = 1.0
-    counts: bool = eqx.field(static=True, default=False)
+    rate: float | Float[Array, " n"]
+    dt: float
+    counts: bool = eqx.field(static=True)
+    table: Array | None
+
+    def __init__(self, n: int, rate=10.0, dt: float = 1.0, counts: bool = False, table=None):
+        self.n, self.rate, self.dt, self.counts = n, rate, dt, counts
+        if table is None and counts and _tabulated(rate, dt):
+            mean = np.asarray(rate, float) * float(dt) * 1e-3
+            table = _poisson.thresholds(mean.reshape(-1) if mean.ndim else mean.reshape(1))
+        self.table = None if table is None else jnp.asarray(table)
 
     def __check_init__(self):
         positive("dt", self.dt, " [ms]")
@@ -90,26 +103,22 @@ class PoissonSource(eqx.Module):
 
     def step(self, state: PoissonState, drive=None) -> tuple[Potential, PoissonState]:
         key, sub = jax.random.split(state.key)
-        shape, dtype = state.template.shape, state.template.dtype
-        rate = self.rate if drive is None else drive
-        if drive is None and _tabulated(self.rate, self.dt):  # thresholds from the static rate
-            mean = np.asarray(self.rate, float) * float(self.dt) * 1e-3
-            if self.counts:
-                spikes = _poisson.counts(sub, _poisson.thresholds(mean), shape, dtype)
-            else:  # P(bits < floor(p 2^32)) = p to 2^-32
-                threshold = jnp.asarray(np.floor(mean * 2.0**32).astype(np.uint32))
-                spikes = (_poisson.bits(sub, shape) < threshold).astype(dtype)
-        elif self.counts:
-            mean = jnp.broadcast_to(rate * self.dt * 1e-3, shape)
-            spikes = jax.random.poisson(sub, mean, shape).astype(dtype)
-        else:
-            mean = jnp.broadcast_to(rate * self.dt * 1e-3, shape)
-            spikes = (jax.random.uniform(sub, shape) < mean).astype(dtype)
-        return spikes, PoissonState(key, state.template)
+        words = _poisson.bits(sub, state.template.shape)
+        return self.spikes(words, drive).astype(state.template.dtype), PoissonState(
+            key, state.template)  # fmt: skip
+
+    def spikes(self, words, drive=None):
+        """Spikes (or counts) from uniform ``uint32`` words ``[*batch, n]`` and the drive."""
+        if drive is None and self.table is not None:
+            return _poisson.counts_from_table(words, self.table)
+        mean = (self.rate if drive is None else drive) * self.dt * 1e-3
+        if self.counts:
+            return _poisson.counts_from_mean(words, mean)
+        return _poisson.bernoulli(words, mean)
 
 
 def _tabulated(rate, dt) -> bool:
-    """True if Poisson counts at ``rate * dt`` come from a threshold table (concrete, small)."""
+    """True if Poisson counts at ``rate * dt`` come from a table (concrete, small enough)."""
     if not is_concrete(rate, dt):
         return False
     return float(np.max(np.asarray(rate, float))) * float(dt) * 1e-3 <= _poisson.MAX_MEAN

@@ -140,5 +140,5 @@ def test_split_and_merge_targets_round_trip():
     np.testing.assert_array_equal(dense(back, merged["w"]), dense(conn, w))
     spars.validate(back)
     spikes = (jax.random.uniform(jax.random.key(11), (3, 12)) < 0.5).astype(jnp.float32)
-    whole = dist.BlockedProjection("a", "b", blocks, split["w"]).input(spikes)[0]
+    whole = dist.BlockedProjection("a", "b", blocks, split["w"]).input(spikes)
     assert_close(whole, spars.propagate(conn, w, spikes))
