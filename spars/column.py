@@ -16,6 +16,7 @@ from jaxtyping import Array, Int
 from .connectivity import Connectivity
 from .kernels import columns as KC
 from .kernels._backend import dispatch, get_backend
+from .kernels.cpu import structure as KCPU
 
 
 class ColumnView(eqx.Module):
@@ -88,5 +89,6 @@ def _build(conn: Connectivity, max_col: int, backend: str) -> ColumnView:
         partial(KC.build_reference, **static),
         conn.row_length, conn.indices,
         twin_only=conn.indices.size == 0 or max_col == 0 or conn.n_post == 0,
+        cpu=partial(KCPU.build_columns, **static),
     )
     return ColumnView(*parts)

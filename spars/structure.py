@@ -25,6 +25,7 @@ from ._rows import compact, rank_in_group, repeats
 from .connectivity import Connectivity
 from .kernels import structure as KS
 from .kernels._backend import dispatch
+from .kernels.cpu import structure as KCS
 
 
 class AddStats(NamedTuple):
@@ -106,6 +107,7 @@ def remove(conn: Connectivity, keep: SlotMask, variables=None):
         partial(KS.compact_rows_reference, n_post=conn.n_post),
         jnp.asarray(keep, bool), conn.row_length, conn.indices, *synaptic,
         twin_only=conn.indices.size == 0,
+        cpu=partial(KCS.compact_rows, n_post=conn.n_post) if KCS.supported(*synaptic) else None,
     )
     removed = (conn.n_synapses - jnp.sum(row_length)).astype(jnp.int32)
     return Connectivity(indices, row_length, conn.n_post), rebuild(moved), removed

@@ -211,3 +211,39 @@ def test_nonzero_rows_lists_like_the_twin_and_counts_beyond_its_size(size):
     np.testing.assert_array_equal(mapped[0][1], _nonzero_twin(jnp.asarray(flat[::-1]), size)[0])
     assert "spars_cpu_nonzero_rows" in jax.jit(lambda f: spars.spike_recorder(["x"], size)(
         spars.NetworkState({}, {"x": f}))).lower(flat).as_text()  # fmt: skip
+
+
+@pytest.mark.parametrize("case, p_keep", [("mixed", 0.6), ("empty rows", 0.0),
+                                          ("full rows", 1.0), ("long rows", 0.3)])  # fmt: skip
+def test_compaction_loop_equals_twin_for_every_dtype(case, p_keep):
+    from spars.kernels import structure as KS
+    from spars.kernels.cpu import structure as KCS
+
+    conn, w, _ = make_projection(case)
+    keep = jnp.asarray(np.random.default_rng(3).random(conn.indices.shape) < p_keep)
+    mask = conn.mask
+    variables = (w, jnp.where(mask, jnp.arange(w.size).reshape(w.shape), 0).astype(jnp.int32),
+                 mask & (w > 0), (w * 3).astype(jnp.bfloat16), (w * 9).astype(jnp.int8))
+    args = (keep, conn.row_length, conn.indices, *variables)
+    twin = KS.compact_rows_reference(*args, n_post=conn.n_post)
+    loop = jax.jit(lambda *a: KCS.compact_rows(*a, n_post=conn.n_post))(*args)
+    for a, b in zip(twin, loop, strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(np.asarray(a, np.float32), np.asarray(b, np.float32))
+
+
+@pytest.mark.parametrize("headroom", [3, -1])  # padding to fill, or an overflowing column
+@pytest.mark.parametrize("case", ["mixed", "empty rows", "long rows"])
+def test_column_loop_equals_twin(case, headroom):
+    from spars.kernels import columns as KC
+    from spars.kernels.cpu import structure as KCS
+
+    conn, _, dense = make_projection(case)
+    max_col = max(int((dense != 0).sum(0).max()) + headroom, 0)
+    static = {"n_post": conn.n_post, "max_col": max_col}
+    twin = KC.build_reference(conn.row_length, conn.indices, **static)
+    loop = jax.jit(lambda r, i: KCS.build_columns(r, i, **static))(conn.row_length, conn.indices)
+    for a, b in zip(twin, loop, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert "spars_cpu_build_columns" in jax.jit(
+        lambda c: spars.column_view(c, max_col=max_col)).lower(conn).as_text()  # fmt: skip

@@ -225,7 +225,7 @@ def test_gradients_through_the_kernels_equal_the_reference(with_columns, mode):
     np.testing.assert_allclose(batched[1], -spars.propagate_reference(conn, w, s), atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", MODES + CPU_MODES)
 def test_structure_and_columns_through_the_kernels_equal_the_reference(mode):
     conn, w, _ = make_projection("long rows")
     keep = jnp.abs(w) > 0.7
@@ -291,7 +291,7 @@ def test_append_kernel_equals_twin(case, interpret):
         assert int(stats.added) > 0
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", MODES + CPU_MODES)
 def test_structure_kernels_under_vmap_over_networks(mode):
     built = [spars.fixed_probability(jax.random.key(k), 30, 20, p=0.3, max_row=15) for k in (0, 1)]
     conns = jax.tree.map(lambda *a: jnp.stack(a), *built)

@@ -9,7 +9,7 @@ wrappers when they are traced, so a handler never reports an error.
 
 Word offsets used below (x86-64 and aarch64, LP64):
 
-- call frame: 1 extension_start, 4 stage, 9 args.args, 14 rets.rets;
+- call frame: 1 extension_start, 4 stage, 9 args.args, 12 rets.size, 14 rets.rets;
 - buffer: 2 dtype, 3 data, 4 rank, 5 dims;
 - metadata extension: 1 type, 3 metadata; metadata: api_version at word 1.
 """
@@ -56,6 +56,24 @@ def _buffer(frame, k, result):
 def dtype_code(frame, k):
     """The XLA_FFI_DataType of argument ``k``."""
     return _buffer(frame, k, False)[2] & 0xFFFFFFFF
+
+
+@njit(inline="always")
+def dtype_code_result(frame, k):
+    """The XLA_FFI_DataType of result ``k``."""
+    return _buffer(frame, k, True)[2] & 0xFFFFFFFF
+
+
+@njit(inline="always")
+def data_address(frame, k, result):
+    """The data address of argument (or result) ``k``, for :func:`numba.carray`."""
+    return _buffer(frame, k, result)[3]
+
+
+@njit(inline="always")
+def n_results(frame):
+    """The number of results of a call frame."""
+    return carray(frame, (15,), np.int64)[12]
 
 
 @njit(inline="always")
