@@ -71,7 +71,7 @@ class Network(eqx.Module):
         """All populations at rest (or drawn from ``key``), no spikes in flight."""
         keys = jax.random.split(key, max(len(self.populations), 1))
         states = {
-            name: pop.init(batch_shape, k)
+            name: pop.init(k, batch_shape)
             for k, (name, pop) in zip(keys, sorted(self.populations.items()), strict=False)
         }
         outputs = {name: jnp.zeros((*batch_shape, pop.n)) for name, pop in self.populations.items()}

@@ -49,7 +49,7 @@ def _run(model, drive, state=None):
         z, state = model.step(state, d)
         return state, (z, state.v, state.i)
 
-    state = model.init(drive.shape[1:-1]) if state is None else state
+    state = model.init(batch_shape=drive.shape[1:-1]) if state is None else state
     return jax.lax.scan(step, state, jnp.asarray(drive))[1]
 
 
@@ -131,9 +131,9 @@ def test_jit_vmap_and_grad_through_the_surrogate():
 
 
 def test_v_init_draws_uniform_or_normal_potentials():
-    uniform = neurons.CurrentLIF(2000, v_init=(-70.0, -60.0)).init((), jax.random.key(0))
+    uniform = neurons.CurrentLIF(2000, v_init=(-70.0, -60.0)).init(jax.random.key(0))
     assert float(uniform.v.min()) >= -70.0 and float(uniform.v.max()) <= -60.0
-    normal = neurons.CurrentLIF(4000, v_init_normal=(-58.0, 10.0)).init((2,), jax.random.key(1))
+    normal = neurons.CurrentLIF(4000, v_init_normal=(-58.0, 10.0)).init(jax.random.key(1), (2,))
     assert normal.v.shape == (2, 4000)
     assert abs(float(normal.v.mean()) + 58.0) < 0.5 and abs(float(normal.v.std()) - 10.0) < 0.5
     with pytest.raises(ValueError, match="needs a PRNG key"):

@@ -226,3 +226,24 @@ def test_eprop_rejects_models_its_traces_do_not_describe():
         bptt_grads(model, x, labels[:2])
     with pytest.raises(ValueError, match="feedback shape"):
         eprop_grads(model, x, labels, feedback=jnp.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("layout", ["slots", "dense"])
+def test_feed_forward_snn_equals_a_hand_stepped_network_and_eprop_is_exact(layout):
+    ff = make_model(jax.random.key(3), sparse=layout)
+    model = spars.learning.feed_forward_snn(ff.w_in, ff.w_out, ff.b_out, ff.hidden, ff.readout)
+    x, labels = batch(jax.random.key(4))
+    z, y = model.run(x)
+    dense = np.asarray(spars.to_dense(ff.w_in.conn, ff.w_in.weight) if layout == "slots"
+                       else ff.w_in.weight)  # fmt: skip
+    h, v = ff.hidden.init(batch_shape=(B,)), ff.readout.init(batch_shape=(B,))
+    for t in range(T):  # no recurrent input: the hidden drive is W_in x_t
+        spikes, h = ff.hidden.step(h, jnp.asarray(np.asarray(x[t]) @ dense))
+        v, _ = ff.readout.step(v, spikes @ ff.w_out + ff.b_out)
+        np.testing.assert_array_equal(z[t], spikes)
+        np.testing.assert_allclose(y[t], v, rtol=1e-5, atol=1e-6)
+    assert model.w_rec.conn.max_row == 0 and float(z.mean()) > 0
+    g_bptt, _ = bptt_grads(model, x, labels)
+    g_eprop, _ = eprop_grads(model, x, labels)
+    assert_trees_close(g_eprop, g_bptt)
+    assert float(jnp.abs(g_bptt.w_in.weight).max()) > 1e-4

@@ -48,7 +48,7 @@ def test_delayed_recurrent_snn_equals_hand_stepped_history():
         syn = getattr(model, name)
         w, d = (np.asarray(spars.to_dense(syn.conn, v)) for v in (syn.weight, syn.delay))
         dense[name] = [w * (d == k) for k in range(MAX_DELAY + 1)]
-    h, v_out, spikes = model.hidden.init((B,)), model.readout.init((B,)), []
+    h, v_out, spikes = model.hidden.init(batch_shape=(B,)), model.readout.init(batch_shape=(B,)), []
     for t in range(x.shape[0]):
         drive = np.zeros((B, N_REC), np.float32)
         for k in range(1, MAX_DELAY + 1):
@@ -93,7 +93,8 @@ def _reference_loss(model, x, labels):
         return (h, v_out, z, new), v_out
 
     buffers = [spars.delay_buffer(MAX_DELAY, N_REC, (B,)) for _ in range(2)]
-    start = (model.hidden.init((B,)), model.readout.init((B,)), jnp.zeros((B, N_REC)), buffers)
+    start = (model.hidden.init(batch_shape=(B,)), model.readout.init(batch_shape=(B,)),
+             jnp.zeros((B, N_REC)), buffers)  # fmt: skip
     y = jax.lax.scan(step, start, x)[1]
     onehot = jax.nn.one_hot(labels, N_OUT)
     return -jnp.mean(jnp.sum(onehot[None] * jax.nn.log_softmax(y), -1))

@@ -103,7 +103,7 @@ def test_detach_reset_stops_gradient_through_reset():
 
 def test_leaky_integrator():
     model = neurons.LeakyIntegrator(2, tau_mem=10.0)
-    v = model.init((3,))
+    v = model.init(batch_shape=(3,))
     for _ in range(2):
         out, v = model.step(v, jnp.ones((3, 2)))
     np.testing.assert_allclose(out, np.full((3, 2), np.exp(-0.1) + 1.0), rtol=1e-6)
@@ -111,7 +111,7 @@ def test_leaky_integrator():
 
 def test_poisson_rate_and_drive():
     model = neurons.PoissonSource(1000, rate=50.0, dt=1.0)
-    state = model.init((4,), jax.random.key(0))
+    state = model.init(jax.random.key(0), (4,))
     total = 0.0
     for _ in range(50):
         z, state = model.step(state)
@@ -121,7 +121,7 @@ def test_poisson_rate_and_drive():
     z, _ = model.step(state, jnp.zeros((4, 1000)))
     assert float(z.sum()) == 0.0
     with pytest.raises(ValueError, match="needs a PRNG key"):
-        model.init((4,))
+        model.init(batch_shape=(4,))
 
 
 @pytest.mark.parametrize("via", ["table", "drive"])
@@ -137,7 +137,7 @@ def test_poisson_counts_follow_the_poisson_distribution(rate, via):
     model = neurons.PoissonSource(4, rate=rate, dt=0.5, counts=True)
     drive = None if via == "table" else jnp.broadcast_to(jnp.asarray(rate, jnp.float32), (500, 4))
     step = jax.jit(jax.vmap(lambda s: model.step(s, drive)[0]))
-    states = jax.vmap(lambda k: model.init((500,), k))(jax.random.split(jax.random.key(3), 40))
+    states = jax.vmap(lambda k: model.init(k, (500,)))(jax.random.split(jax.random.key(3), 40))
     x = np.asarray(step(states)).reshape(-1, 4)  # 20000 draws of each neuron's count
     means = np.broadcast_to(np.asarray(rate) * 0.5e-3, (4,))
     for mean, col in zip(means, x.T, strict=True):
@@ -158,7 +158,7 @@ def test_poisson_sources_draw_the_same_eagerly_under_jit_and_from_traced_rates()
     for counts in (False, True):
         model = neurons.PoissonSource(2000, rate=jnp.linspace(0.0, 900.0, 2000), dt=1.0,
                                       counts=counts)  # fmt: skip
-        state = model.init((3,), jax.random.key(5))
+        state = model.init(jax.random.key(5), (3,))
         eager = model.step(state)[0]
         as_argument = eqx.filter_jit(lambda m, s: m.step(s)[0])(model, state)
         np.testing.assert_array_equal(eager, as_argument)
@@ -170,7 +170,7 @@ def test_poisson_sources_draw_the_same_eagerly_under_jit_and_from_traced_rates()
 
 def test_poisson_counts_are_reproducible_and_take_the_rate_as_drive():
     model = neurons.PoissonSource(300, rate=2000.0, dt=1.0, counts=True)
-    state = model.init((), jax.random.key(1))
+    state = model.init(jax.random.key(1))
     a, _ = jax.jit(lambda s: model.step(s))(state)
     np.testing.assert_array_equal(a, model.step(state)[0])
     assert 1.5 < float(a.mean()) < 2.5
@@ -196,7 +196,7 @@ def test_spike_train_replay_and_binning():
 def test_step_with_derivative_matches_step_and_the_surrogate():
     v0 = jnp.linspace(0.0, 1.5, 12)
     for model in (neurons.LIF(12, tau_refrac=2.0), neurons.ALIF(12, beta=0.5)):
-        state = model.init((1,))._replace(v=v0[None])
+        state = model.init(batch_shape=(1,))._replace(v=v0[None])
         state = model.step(state, jnp.zeros((1, 12)))[1]  # some neurons now refractory
         drive = jnp.full((1, 12), 0.3)
         spikes, new_state = model.step(state, drive)
@@ -287,12 +287,22 @@ def test_bias_drives_lif_and_readout_to_their_closed_form():
 
 def test_v_init_draws_initial_potentials_uniformly_from_a_key():
     lif = neurons.ALIF(50, v_init=(-1.0, 0.5))
-    v = np.asarray(lif.init((400,), jax.random.key(0)).v)
+    v = np.asarray(lif.init(jax.random.key(0), (400,)).v)
     assert v.shape == (400, 50) and v.min() >= -1.0 and v.max() < 0.5
     assert abs(v.mean() + 0.25) < 0.01 and abs(v.std() - 1.5 / np.sqrt(12)) < 0.01
-    np.testing.assert_array_equal(v, lif.init((400,), jax.random.key(0)).v)
+    np.testing.assert_array_equal(v, lif.init(jax.random.key(0), (400,)).v)
     with pytest.raises(ValueError, match="needs a PRNG key"):
-        lif.init((2,))
+        lif.init(batch_shape=(2,))
     with pytest.raises(ValueError, match="low <= high"):
         neurons.LIF(3, v_init=(1.0, 0.0))
     assert float(neurons.LIF(3, v_rest=-0.2).init().v[0]) == pytest.approx(-0.2)
+
+
+def test_init_takes_the_key_first_and_names_the_old_order():
+    for model in (neurons.LIF(3), neurons.ALIF(3), neurons.LeakyIntegrator(3),
+                  neurons.PoissonSource(3), neurons.CurrentLIF(3), neurons.ConductanceLIF(3)):
+        state = model.init(jax.random.key(0), (2,))
+        leaves = [x for x in jax.tree.leaves(state) if jnp.ndim(x) == 2]
+        assert leaves and all(x.shape == (2, 3) for x in leaves)
+        with pytest.raises(TypeError, match=r"key first.*batch_shape=\(2,\)"):
+            model.init((2,))

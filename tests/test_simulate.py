@@ -38,7 +38,7 @@ def _dense_reference(pops, dense, train):
     """The same network stepped by hand with dense matrices."""
     w_in, w_rec, w_out = dense
     lif, readout = pops["rec"], pops["out"]
-    s_lif, s_out = lif.init((3,)), readout.init((3,))
+    s_lif, s_out = lif.init(batch_shape=(3,)), readout.init(batch_shape=(3,))
     z_in, z_rec, outs = jnp.zeros((3, train.shape[2])), jnp.zeros((3, w_rec.shape[0])), []
     for t in range(train.shape[0]):
         new_rec, s_lif = lif.step(s_lif, z_in @ w_in + z_rec @ w_rec)
@@ -129,7 +129,7 @@ def test_delayed_network_equals_hand_stepped_history():
     _, rec = jax.jit(lambda n, s: spars.simulate(n, s, steps))(net, state0)
 
     history = {"in": [], "rec": []}  # spikes emitted at each step
-    state, want = lif.init((3,)), []
+    state, want = lif.init(batch_shape=(3,)), []
     for t in range(steps):
         drive = np.zeros((3, n_rec), np.float32)
         for name, w, d in (("in", w_in, d_in), ("rec", w_rec, d_rec)):

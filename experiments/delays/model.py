@@ -85,8 +85,8 @@ def run(conn, weight, delay, w_out, x, args):
         y, _ = readout.step(y, z @ w_out)
         return (buffer, h, y), (z, y)
 
-    start = (spars.delay_buffer(args.max_delay, conn.n_post, (batch,)), hidden.init((batch,)),
-             readout.init((batch,)))  # fmt: skip
+    start = (spars.delay_buffer(args.max_delay, conn.n_post, (batch,)),
+             hidden.init(batch_shape=(batch,)), readout.init(batch_shape=(batch,)))  # fmt: skip
     return jax.lax.scan(step, start, x)[1]
 
 

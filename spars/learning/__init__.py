@@ -5,6 +5,7 @@ from .eprop import eprop_grads as eprop_grads
 from .recurrent import Metrics as Metrics
 from .recurrent import RateRegularisation as RateRegularisation
 from .recurrent import RecurrentSNN as RecurrentSNN
+from .recurrent import feed_forward_snn as feed_forward_snn
 from .recurrent import loss_terms as loss_terms
 from .recurrent import mean_cross_entropy as mean_cross_entropy
 from .recurrent import per_step_cross_entropy as per_step_cross_entropy

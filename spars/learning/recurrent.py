@@ -19,8 +19,9 @@ import optax
 from jaxtyping import Array, Float, Int
 
 from .._checks import integer, is_concrete
+from ..connectivity import empty
 from ..neurons import LIF, LeakyIntegrator
-from .synapses import Synapses
+from .synapses import SparseSynapses, Synapses
 
 
 class RateRegularisation(NamedTuple):
@@ -81,8 +82,8 @@ class RecurrentSNN(eqx.Module):
     def init(self, batch: int):
         """Hidden state, readout potential, last hidden spikes and delay buffers, all at rest."""
         return (
-            self.hidden.init((batch,)),
-            self.readout.init((batch,)),
+            self.hidden.init(batch_shape=(batch,)),
+            self.readout.init(batch_shape=(batch,)),
             jnp.zeros((batch, self.hidden.n)),
             (self.w_in.buffer(batch), self.w_rec.buffer(batch)),
         )
@@ -114,6 +115,25 @@ class RecurrentSNN(eqx.Module):
         check_inputs(self, x)
         _, (z, y) = jax.lax.scan(lambda c, x_t: self.step(c, x_t), self.init(x.shape[1]), x)
         return z, y
+
+
+def feed_forward_snn(w_in: Synapses, w_out, b_out, hidden: LIF,
+                     readout: LeakyIntegrator) -> RecurrentSNN:  # fmt: skip
+    """A feed-forward classifier: input -> ``hidden`` -> ``readout``, no recurrent synapses.
+
+    A :class:`RecurrentSNN` whose recurrent projection is empty (capacity 0,
+    so it costs nothing), trained by the same rules; e-prop is exact here
+    (no recurrent path to drop).
+
+    Args:
+        w_in: input synapses ``[n_in -> n_hidden]``, sparse or dense.
+        w_out, b_out: dense readout weights ``[n_hidden, n_out]`` and bias ``[n_out]``.
+        hidden: an :class:`~spars.neurons.LIF` or ``ALIF`` population.
+        readout: a :class:`~spars.neurons.LeakyIntegrator`.
+    """
+    n = hidden.n
+    none = SparseSynapses(empty(n, n, 0), jnp.zeros((n, 0), jnp.result_type(w_out)))
+    return RecurrentSNN(w_in, none, w_out, b_out, hidden, readout)
 
 
 def trainable(model: RecurrentSNN):

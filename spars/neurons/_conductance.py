@@ -43,8 +43,8 @@ class ConductanceLIF(LIF):
     tau_syn: float = 5.0
     e_rev: float = 0.0
 
-    def init(self, batch_shape: tuple[int, ...] = (), key=None) -> ConductanceLIFState:
-        v, refrac = super().init(batch_shape, key)
+    def init(self, key=None, batch_shape: tuple[int, ...] = ()) -> ConductanceLIFState:
+        v, refrac = super().init(key, batch_shape)
         return ConductanceLIFState(v, refrac, 0.0 * v)
 
     def step(self, state: ConductanceLIFState, drive=None):

@@ -10,7 +10,7 @@ from jaxtyping import Array, Float, Int
 
 from .._checks import is_concrete, non_negative, positive
 from ..surrogate import FastSigmoid
-from ._lif import Potential, _drive
+from ._lif import Potential, _drive, checked_batch
 
 Current = Float[Array, "*batch n"]
 
@@ -117,8 +117,8 @@ class CurrentLIF(eqx.Module):
     def refractory_steps(self):
         return jnp.round(jnp.asarray(self.tau_refrac) / self.dt).astype(jnp.int32)
 
-    def init(self, batch_shape: tuple[int, ...] = (), key=None) -> CurrentLIFState:
-        shape = (*batch_shape, self.n)
+    def init(self, key=None, batch_shape: tuple[int, ...] = ()) -> CurrentLIFState:
+        shape = (*checked_batch(key, batch_shape), self.n)
         v = self._initial_v(shape, key)
         return CurrentLIFState(v, jnp.zeros(shape, v.dtype), jnp.zeros(shape, jnp.int32))
 

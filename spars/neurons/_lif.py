@@ -18,6 +18,14 @@ def _decay(tau, dt):
     return jnp.exp(-dt / jnp.asarray(tau))
 
 
+def checked_batch(key, batch_shape) -> tuple[int, ...]:
+    """``batch_shape`` as a tuple; a tuple passed as ``key`` (the old argument order) raises."""
+    if isinstance(key, tuple | list | int):
+        raise TypeError(f"init takes (key, batch_shape), key first like Network.init; got "
+                        f"{key!r} as the key: pass batch_shape={key!r}")  # fmt: skip
+    return tuple(batch_shape)
+
+
 def _drive(drive, like):
     return jnp.zeros_like(like) if drive is None else drive
 
@@ -76,8 +84,8 @@ class LIF(eqx.Module):
             raise ValueError(f"v_reset ({self.v_reset} mV) must lie below v_thresh "
                              f"({self.v_thresh} mV), or every reset fires again")  # fmt: skip
 
-    def init(self, batch_shape: tuple[int, ...] = (), key=None) -> LIFState:
-        shape = (*batch_shape, self.n)
+    def init(self, key=None, batch_shape: tuple[int, ...] = ()) -> LIFState:
+        shape = (*checked_batch(key, batch_shape), self.n)
         return LIFState(self._initial_v(shape, key), jnp.zeros(shape, jnp.int32))
 
     def _initial_v(self, shape, key):
@@ -152,8 +160,8 @@ class ALIF(LIF):
         positive("tau_adapt", self.tau_adapt, " [ms]")
     beta: float = 0.0174
 
-    def init(self, batch_shape: tuple[int, ...] = (), key=None) -> ALIFState:
-        v, refrac = super().init(batch_shape, key)
+    def init(self, key=None, batch_shape: tuple[int, ...] = ()) -> ALIFState:
+        v, refrac = super().init(key, batch_shape)
         return ALIFState(v, refrac, jnp.zeros_like(v))
 
     def _threshold(self, state):

@@ -11,7 +11,7 @@ from jaxtyping import Array, Float, Int
 from .. import _poisson
 from .._bins import time_steps
 from .._checks import is_concrete, non_negative, positive
-from ._lif import Potential, _decay, _drive
+from ._lif import Potential, _decay, _drive, checked_batch
 
 
 class LeakyIntegrator(eqx.Module):
@@ -33,9 +33,8 @@ class LeakyIntegrator(eqx.Module):
         positive("tau_mem", self.tau_mem, " [ms]")
         positive("dt", self.dt, " [ms]")
 
-    def init(self, batch_shape: tuple[int, ...] = (), key=None) -> Potential:
-        del key
-        return jnp.zeros((*batch_shape, self.n))
+    def init(self, key=None, batch_shape: tuple[int, ...] = ()) -> Potential:
+        return jnp.zeros((*checked_batch(key, batch_shape), self.n))
 
     def step(self, state: Potential, drive=None) -> tuple[Potential, Potential]:
         v = _decay(self.tau_mem, self.dt) * state + _drive(drive, state) + self.bias
@@ -96,7 +95,8 @@ class PoissonSource(eqx.Module):
                     "counts per step, or lower the rate or dt"
                 )
 
-    def init(self, batch_shape: tuple[int, ...] = (), key=None) -> PoissonState:
+    def init(self, key=None, batch_shape: tuple[int, ...] = ()) -> PoissonState:
+        batch_shape = checked_batch(key, batch_shape)
         if key is None:
             raise ValueError("PoissonSource.init needs a PRNG key")
         return PoissonState(key, jnp.zeros((*batch_shape, self.n)))
@@ -157,8 +157,8 @@ class SpikeTrain(eqx.Module):
         np.add.at(counts, (step, units), 1.0)
         return cls(jnp.asarray(counts))
 
-    def init(self, batch_shape: tuple[int, ...] = (), key=None) -> Int[Array, ""]:
-        del batch_shape, key
+    def init(self, key=None, batch_shape: tuple[int, ...] = ()) -> Int[Array, ""]:
+        checked_batch(key, batch_shape)
         return jnp.int32(0)
 
     def step(self, state, drive=None):
