@@ -42,7 +42,8 @@ def fixed_probability(
         n_pre, n_post: population sizes.
         p: connection probability in [0, 1].
         headroom: row capacity factor over the longest drawn row (capped
-            at ``n_post``, the most a row can ever hold).
+            at ``n_post``, the most a row can ever hold); for a capacity from
+            a quantile of the row lengths, see ``spars.structure.cap_rows``.
         max_row: explicit row capacity (error if a drawn row is longer).
         autapses: if False, neuron i never targets neuron i (needs
             ``n_pre == n_post``; each of the other pairs still has probability p).

@@ -1,4 +1,4 @@
-"""Structural primitives: remove synapses, add synapses, trim row capacity.
+"""Structural primitives: remove synapses, add synapses, trim or cap row capacity.
 
 Every rewiring rule is built from two jit-compiled phases with fixed shapes:
 :func:`remove` (a keep mask, rows compacted by a per-row prefix sum) and
@@ -19,10 +19,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Int
 
-from ._checks import integer, is_concrete
+from ._checks import fraction, integer, is_concrete
 from ._custom_types import SlotMask
 from ._rows import compact, rank_in_group, repeats
-from .connectivity import Connectivity
+from .connectivity import Connectivity, capacity
 from .kernels import structure as KS
 from .kernels._backend import dispatch
 from .kernels.cpu import structure as KCS
@@ -306,6 +306,36 @@ def trim(conn: Connectivity, variables=None, max_row: int | None = None):
     source = jnp.broadcast_to(jnp.arange(width, dtype=jnp.int32), (conn.n_pre, width))
     source = jnp.where(source < conn.row_length[:, None], source, conn.max_row)
     return _move_slots(conn, source, conn.row_length, variables)
+
+
+def cap_rows(conn: Connectivity, variables=None, *, quantile: float, headroom: float = 1.0):
+    """Row capacity from a quantile of the row lengths: the few longest rows are cut.
+
+    Padded rows cost memory for the longest row times ``n_pre``; for short,
+    variable rows (``fixed_probability`` at small ``p``) that is 1.4-2x the
+    synapses. This sets ``max_row = ceil(headroom * quantile(row_length, q))``
+    (at least 1 where any synapse exists) and removes the synapses beyond it
+    from the rows that are longer (each row keeps its first ``max_row``),
+    moving every per-synapse variable. Eager (capacity is a shape).
+
+    Args:
+        conn: the connectivity (concrete).
+        variables: per-synapse variables (see module docstring).
+        quantile: in ``[0, 1]``; 1 keeps every synapse.
+        headroom: capacity factor (>= 1) over the quantile, for rewiring.
+
+    Returns:
+        ``(conn, variables, dropped)``: ``dropped`` the number of synapses
+        removed (an int), never silently lost.
+    """
+    fraction("quantile", quantile)
+    length = np.asarray(conn.row_length)
+    needed = int(np.ceil(np.quantile(length, quantile))) if length.size else 0
+    width = capacity(max(needed, int(length.max(initial=0) > 0)), headroom)
+    keep = np.broadcast_to(np.arange(conn.max_row)[None, :] < width, conn.indices.shape)
+    conn, variables, dropped = remove(conn, jnp.asarray(keep), variables)
+    conn, variables = trim(conn, variables, max_row=width)
+    return conn, variables, int(dropped)
 
 
 def _split_synaptic(variables, shape: tuple[int, int]):

@@ -202,3 +202,23 @@ def test_remove_listed_on_empty_projections_and_lists():
         assert int(removed) == 0 and new.indices.shape == conn.indices.shape
     new, _, removed = structure.remove_listed(spars.empty(4, 3, 2), [], [])
     assert int(removed) == 0
+
+
+def test_cap_rows_sizes_rows_from_a_quantile_and_counts_what_it_cuts():
+    conn = spars.fixed_probability(jax.random.key(0), 4000, 2000, 0.005)  # rows ~ Poisson(10)
+    w = jnp.where(conn.mask, jnp.arange(conn.max_row, dtype=jnp.float32)[None, :] + 1.0, 0.0)
+    length = np.asarray(conn.row_length)
+    capped, moved, dropped = spars.structure.cap_rows(conn, {"w": w}, quantile=0.99)
+    width = int(np.ceil(np.quantile(length, 0.99)))
+    assert capped.max_row == width < conn.max_row
+    assert dropped == int(np.maximum(length - width, 0).sum()) > 0
+    np.testing.assert_array_equal(capped.row_length, np.minimum(length, width))
+    np.testing.assert_array_equal(capped.indices, np.asarray(conn.indices)[:, :width])
+    np.testing.assert_array_equal(moved["w"], np.asarray(w)[:, :width])  # each row's first
+    spars.validate(capped)
+    grown, _, none = spars.structure.cap_rows(conn, quantile=1.0, headroom=1.5)
+    assert none == 0 and grown.max_row == int(np.ceil(1.5 * length.max()))
+    empty, _, zero = spars.structure.cap_rows(spars.empty(5, 3, 4), quantile=0.5)
+    assert empty.max_row == 0 and zero == 0
+    with pytest.raises(ValueError, match="quantile must lie in"):
+        spars.structure.cap_rows(conn, quantile=1.5)
