@@ -13,8 +13,10 @@ chex, jaxtyping): no installs, no network. Steps, each logged to
    blocks -> ``OUT/gpu_check.json`` (device named);
 2. the kernel tests (``tests/test_kernels.py``, ``tests/test_delays.py``),
    when pytest and hypothesis are importable;
-3. ``experiments.benchmarks.kernels``, ``experiments.classifier.benchmark``
-   and ``experiments.delays.benchmark`` into ``OUT``.
+3. ``experiments.benchmarks.kernels``, ``experiments.classifier.benchmark``,
+   ``experiments.delays.benchmark`` and the spars side of
+   ``experiments.benchmarks.brunel`` (a whole network, 10k and 50k neurons,
+   1 s) into ``OUT``.
 
 Exits 1 if a kernel disagrees with its twin.
 """
@@ -116,15 +118,17 @@ def run_all(mode: str) -> list[dict]:
 
 
 KERNEL_TESTS = ["tests/test_kernels.py", "tests/test_delays.py"]
-STEPS = [  # (name, argv after "python", seconds on the GPU, extra argv for --quick)
+STEPS = [  # (name, argv after "python", seconds on the GPU, extra argv for --quick): < 7 min
     ("kernel_tests", ["-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider",
-                      *KERNEL_TESTS], 120, []),
-    ("kernel_benchmark", ["-m", "experiments.benchmarks.kernels", "--out", "{out}"], 180,
+                      *KERNEL_TESTS], 100, []),
+    ("kernel_benchmark", ["-m", "experiments.benchmarks.kernels", "--out", "{out}"], 130,
      ["--quick"]),
     ("classifier_benchmark", ["-m", "experiments.classifier.benchmark", "--hidden", "256",
-                              "--out", "{out}"], 150, ["--quick"]),
-    ("delays_benchmark", ["-m", "experiments.delays.benchmark", "--out", "{out}"], 60,
+                              "--out", "{out}"], 100, ["--quick"]),
+    ("delays_benchmark", ["-m", "experiments.delays.benchmark", "--out", "{out}"], 40,
      ["--reps", "2", "--steps", "20"]),
+    ("brunel", ["-m", "experiments.benchmarks.brunel", "--threads", "--sizes", "10000", "50000",
+                "--out", "{out}"], 50, ["--quick"]),
 ]  # fmt: skip
 
 

@@ -172,13 +172,16 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2000 neurons, 200 ms")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000])
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="NEST's")
+    parser.add_argument("--threads", type=int, nargs="*", default=[1, 2],
+                        help="NEST's thread counts (none: spars alone)")
     parser.add_argument("--t-sim", type=float, default=1000.0, help="[ms]")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("results/benchmarks"))
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.t_sim = [2000], 200.0
+    if any(n < 5 for n in args.sizes):
+        parser.error("--sizes must be at least 5 neurons (4 excitatory, 1 inhibitory)")
     return args
 
 
