@@ -37,6 +37,9 @@ def to_nir(model: RecurrentSNN):
     import nir
 
     hidden, readout = model.hidden, model.readout
+    if not isinstance(hidden, LIF):
+        raise ValueError(f"to_nir exports LIF hidden layers (voltage-jump synapses), got "
+                         f"{type(hidden).__name__}")  # fmt: skip
     if isinstance(hidden, ALIF):
         raise ValueError("NIR has no adaptive (ALIF) neuron: export a LIF hidden layer")
     if model.has_delays:
