@@ -258,3 +258,19 @@ def test_classifier_trains_with_eventprop_and_learned_delays(tmp_path):
     assert runs["deep_r"]["epochs"][0]["removed"] > 0
     with pytest.raises(SystemExit):
         cli.parse_args(["--rule", "eventprop", "--delays"])  # dense matrices carry no delays
+
+
+def test_eventprop_benchmark_reads_memory_and_time(tmp_path):
+    from experiments.classifier import eventprop_benchmark as eb
+
+    argv = ["--quick", "--hidden", "16", "--steps", "30", "--connectivity", "0.01",
+            "--method", "eventprop", "bptt-exact", "--out", str(tmp_path)]  # fmt: skip
+    rows = eb.main(argv)
+    saved = json.loads((tmp_path / "eventprop_step.json").read_text())
+    assert [r["method"] for r in saved["rows"]] == ["eventprop", "bptt-exact"] == [
+        r["method"] for r in rows
+    ]
+    eventprop, bptt = rows
+    assert eventprop["rate_hz"] == bptt["rate_hz"] > 0  # the same network and simulation
+    assert 0 < eventprop["peak_mb"] < bptt["peak_mb"] and eventprop["step_ms"] > 0
+    assert eventprop["record_capacity"] >= 2
