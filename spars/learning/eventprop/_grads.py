@@ -4,7 +4,14 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ..recurrent import NO_REGULARISATION, Metrics, RateRegularisation, check_inputs, trainable
+from ..recurrent import (
+    NO_REGULARISATION,
+    Metrics,
+    RateRegularisation,
+    check_inputs,
+    mean_cross_entropy,
+    trainable,
+)
 from ._backward import backward
 from ._forward import forward
 from ._losses import FirstSpikeLoss, rate_regulariser
@@ -77,8 +84,7 @@ def eventprop_grads(
 
 
 def default_loss(model: EventPropSNN):
-    from ..recurrent import mean_cross_entropy
-
+    """:class:`FirstSpikeLoss` for a spiking readout, else ``mean_cross_entropy``."""
     return FirstSpikeLoss() if model.spiking_readout else mean_cross_entropy
 
 

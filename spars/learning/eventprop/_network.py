@@ -8,6 +8,7 @@ from jaxtyping import Array, Float
 
 from ...neurons import CurrentLIF, LeakyIntegrator
 from ..synapses import DenseSynapses, SparseSynapses, Synapses
+from ._simulate import simulate
 
 
 class EventPropSNN(eqx.Module):
@@ -82,8 +83,6 @@ class EventPropSNN(eqx.Module):
 
     def simulate(self, x: Float[Array, "T B n_in"]):
         """The whole :class:`~._simulate.Trace` of the simulation (differentiable by ``jax``)."""
-        from ._simulate import simulate
-
         return simulate(self, x)
 
     def run(self, x: Float[Array, "T B n_in"]):

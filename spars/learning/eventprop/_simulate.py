@@ -15,6 +15,7 @@ import jax.numpy as jnp
 
 from ...delays import DelayBuffer, delay_buffer
 from ...kernels._events import Events, chunk_loop, default_event_capacity
+from ..recurrent import check_inputs
 from . import _synapses as S
 from ._cells import Cell, k_leaky
 from ._step import CellState, Spikes, cell_step
@@ -143,8 +144,6 @@ def readout_values(cell: Cell, spikes: Spikes):
 
 def simulate(model, x) -> Trace:
     """Runs the reference simulation over ``x [T, B, n_in]`` (see :class:`Trace`)."""
-    from ..recurrent import check_inputs
-
     check_inputs(model, x)
     n_steps, batch = x.shape[:2]
     dtype = jnp.result_type(model.w_out.dtype, float)
