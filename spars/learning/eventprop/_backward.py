@@ -21,7 +21,7 @@ from ...kernels._events import Events, chunk_loop
 from . import _record as R
 from . import _synapses as S
 from ._cells import k_leaky
-from ._simulate import readout_values, recurrent_values
+from ._simulate import readout_values
 from ._step import CellState, Spikes, cell_adjoint
 
 
@@ -115,45 +115,47 @@ def _readout(model, cells, first, d_first, adj: Adjoint, grads: Grads, k, dy_k):
 
 
 def _arrivals(model, cell, grads: Grads, ring, k, x_k, prev: Spikes, listed, cot, chunk):
-    """Cotangents of step ``k``'s arrivals into weight/delay gradients and ``dL/dsigma``."""
-    cot_i, cot_v = cot
-    x_k = x_k.astype(cot_i.dtype)
-    g_prev = jnp.zeros_like(cot_i)
-    if not S.is_delayed(model.w_in):
-        d_w, _ = S.linear_vjp(model.w_in, x_k[None], cot_i[None])
-        grads = grads._replace(w_in=grads.w_in + d_w)
-    if model.w_rec is not None and not S.is_delayed(model.w_rec):
-        values = recurrent_values(cell, prev)
-        d_w, d_values = S.linear_vjp(model.w_rec, values, jnp.stack([cot_i, cot_v]))
-        slopes = (cell.k_i(prev.sigma)[1], cell.k_v(prev.sigma)[1])
-        g_prev = prev.z * (d_values[0] * slopes[0] + d_values[1] * slopes[1])
-        grads = grads._replace(w_rec=grads.w_rec + d_w)
-    if ring is None:
-        return grads, g_prev, None
-    n_slots = model.max_delay
-    now = k % n_slots
-    slots = ring.reshape(ring.shape[0], n_slots, -1)
-    ring = lax.dynamic_update_index_in_dim(slots, jnp.concatenate(cot, -1), now, 1)
-    flat = ring.reshape(-1)
-    if S.is_delayed(model.w_in):
-        events = Events.of(x_k)
-        acc = (grads.w_in, grads.d_in, jnp.zeros_like(x_k))
-        acc = _pull(model.w_in, cell, flat, now, jnp.zeros_like(x_k), x_k,
-                    (events.ids, events.count, events.capacity), acc)  # fmt: skip
-        grads = grads._replace(w_in=acc[0], d_in=acc[1])
-    if S.is_delayed(model.w_rec):
-        acc = _pull(model.w_rec, cell, flat, now, prev.sigma - 1.0, prev.z, (*listed, chunk),
-                    (grads.w_rec, grads.d_rec, g_prev))  # fmt: skip
-        grads = grads._replace(w_rec=acc[0], d_rec=acc[1])
-        g_prev = acc[2]
-    return grads, g_prev, flat.reshape(ring.shape[0], -1)
+    """Cotangents of step ``k``'s arrivals into weight/delay gradients and ``dL/dsigma``.
+
+    The arrivals of step ``k`` come from its inputs and the hidden spikes of
+    step ``k - 1`` (``prev``; listed in ``listed``); delayed ones from a ring
+    of the adjoints of the steps ahead, the others from this step's alone.
+    """
+    x_k = x_k.astype(cot[0].dtype)
+    here = jnp.concatenate(cot, -1)  # [B, 2 n]: a ring of this one step
+    flat = None
+    if ring is not None:
+        now = k % model.max_delay
+        slots = ring.reshape(ring.shape[0], model.max_delay, -1)
+        flat = lax.dynamic_update_index_in_dim(slots, here, now, 1).reshape(-1)
+    inputs = Events.of(x_k)
+    sources = (
+        ("w_in", model.w_in, jnp.zeros_like(x_k), x_k, (inputs.ids, inputs.count, inputs.capacity)),
+        ("w_rec", model.w_rec, prev.sigma - 1.0, prev.z, (*listed, chunk)),
+    )
+    g_prev = jnp.zeros_like(cot[0])
+    for name, syn, phi, s, events in sources:
+        if syn is None:
+            continue
+        delayed = S.is_delayed(syn)
+        lam, now = (flat, k % model.max_delay) if delayed else (here.reshape(-1), 0)
+        d_phi = g_prev if name == "w_rec" else jnp.zeros_like(s)
+        delay_grad = grads.d_in if name == "w_in" else grads.d_rec
+        acc = (getattr(grads, name), delay_grad if delayed else None, d_phi)
+        d_w, d_d, d_phi = _pull(S.rows_of(syn), cell, lam, now, phi, s, events, acc)
+        grads = grads._replace(**{name: d_w})
+        if delayed:
+            grads = grads._replace(**{"d_in" if name == "w_in" else "d_rec": d_d})
+        if name == "w_rec":
+            g_prev = d_phi
+    return grads, g_prev, None if flat is None else flat.reshape(ring.shape)
 
 
-def _pull(syn, cell, lam_flat, now, phi, s, listed, acc):
+def _pull(rows, cell, lam_flat, now, phi, s, listed, acc):
     ids, count, capacity = listed
 
     def body(b, i, valid, acc):
-        return S.pull_events(syn, cell, lam_flat, now, phi, s, (b, i, valid), acc)
+        return S.pull_events(rows, cell, lam_flat, now, phi, s, (b, i, valid), acc)
 
     return chunk_loop(ids, count, capacity, s.shape[1], body, acc)
 

@@ -102,13 +102,14 @@ def recurrent_values(cell: Cell, prev: Spikes):
 
 def _push(syn, cell, flat, now, phi, s, listed, events: bool):
     batch, n_pre = s.shape
+    rows = S.rows_of(syn)
     if not events:
-        return S.push_events(syn, cell, flat, now, phi, s, S.all_events(batch, n_pre))
+        return S.push_events(rows, cell, flat, now, phi, s, S.all_events(batch, n_pre))
     listed = listed or Events.of(s)
     ids, count, capacity = _unpack(listed, s)
 
     def body(b, i, valid, flat):
-        return S.push_events(syn, cell, flat, now, phi, s, (b, i, valid))
+        return S.push_events(rows, cell, flat, now, phi, s, (b, i, valid))
 
     return chunk_loop(ids, count, capacity, n_pre, body, flat)
 

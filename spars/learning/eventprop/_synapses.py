@@ -9,12 +9,15 @@ k_v(r)`` to its potential at that step's end (``_cells``).
 
 Without delays every synapse has ``d = 1``: inputs of step ``k`` (``phi =
 0``) arrive at the end of step ``k`` (``r = 1``), hidden spikes of step
-``k - 1`` (``phi = sigma - 1``) at fraction ``sigma`` of step ``k``. Those
-are plain propagations of per-neuron values (``spars.propagate`` or a
-matmul); delayed synapses scatter each synapse into a ring of steps.
+``k - 1`` (``phi = sigma - 1``) at fraction ``sigma`` of step ``k``. Forward,
+those are plain propagations of per-neuron values (``spars.propagate`` or a
+matmul); delayed synapses scatter each synapse into a ring of steps. The
+transpose (:func:`pull_events`) walks the listed events' rows in every case
+(a dense matrix as rows of every target), so its work follows the spikes.
 """
 
-import jax
+from typing import NamedTuple
+
 import jax.numpy as jnp
 
 from ...propagation import propagate
@@ -32,12 +35,21 @@ def linear(syn, values):
     return propagate(syn.conn, syn.weight, values)
 
 
-def linear_vjp(syn, values, cot):
-    """``(dW, d values)`` of :func:`linear` for the cotangent ``cot [C, B, n_post]``."""
+class Rows(NamedTuple):
+    """Synapses as padded rows: targets (``n_post`` in padding), weights, delays [steps]."""
+
+    indices: jnp.ndarray  # int32[n_pre, row]
+    weight: jnp.ndarray  # [n_pre, row]
+    delay: jnp.ndarray | None  # [n_pre, row]; None: every synapse 1 step
+
+
+def rows_of(syn) -> Rows:
+    """A projection's rows; a dense matrix is rows of every target, without delays."""
     if isinstance(syn, DenseSynapses):
-        return jnp.einsum("cbi,cbj->ij", values, cot), cot @ syn.weight.T
-    _, pull = jax.vjp(lambda w, v: propagate(syn.conn, w, v), syn.weight, values)
-    return pull(cot)
+        n_pre, n_post = syn.weight.shape
+        targets = jnp.broadcast_to(jnp.arange(n_post, dtype=jnp.int32), (n_pre, n_post))
+        return Rows(targets, syn.weight, None)
+    return Rows(syn.conn.indices, syn.weight, syn.delay)
 
 
 def arrival(delay, phi, max_delay: int):
@@ -47,9 +59,10 @@ def arrival(delay, phi, max_delay: int):
     return m.astype(jnp.int32), tau - m
 
 
-def _targets(syn, cell_n: int, n_slots: int, b, i, valid, now, phi, s):
+def _targets(rows: Rows, cell_n: int, n_slots: int, b, i, valid, now, phi, s):
     """Flat ring targets of the current and potential channels, arrival fractions, values."""
-    idx, delay = syn.conn.indices[i], syn.delay[i].astype(phi.dtype)
+    idx = rows.indices[i]
+    delay = 1.0 if rows.delay is None else rows.delay[i].astype(phi.dtype)
     m, r = arrival(delay, phi, n_slots)
     slot = (now + m) % n_slots
     base = (b[:, None] * n_slots + slot) * (2 * cell_n)
@@ -59,35 +72,36 @@ def _targets(syn, cell_n: int, n_slots: int, b, i, valid, now, phi, s):
     return t_i, jnp.where(live, t_i + cell_n, outside), r, jnp.where(valid, s, 0.0)
 
 
-def push_events(syn, cell, ring_flat, now, phi, s, events):
+def push_events(rows: Rows, cell, ring_flat, now, phi, s, events):
     """Adds events ``(b, i, valid)`` (arrays of one chunk) into ``ring_flat [B * D * 2 n]``.
 
     ``phi``, ``s``: ``[B, n_pre]`` times and values of the presynaptic neurons.
     """
     b, i, valid = events
     n_slots = ring_flat.shape[0] // (s.shape[0] * 2 * cell.neuron.n)
-    t_i, t_v, r, value = _targets(syn, cell.neuron.n, n_slots, b, i, valid, now,
+    t_i, t_v, r, value = _targets(rows, cell.neuron.n, n_slots, b, i, valid, now,
                                   phi[b, i], s[b, i])  # fmt: skip
-    w = syn.weight[i] * value[:, None]
+    w = rows.weight[i] * value[:, None]
     ring_flat = ring_flat.at[t_i].add(w * cell.k_i(r)[0], mode="drop")
     return ring_flat.at[t_v].add(w * cell.k_v(r)[0], mode="drop")
 
 
-def pull_events(syn, cell, lam_flat, now, phi, s, events, acc):
+def pull_events(rows: Rows, cell, lam_flat, now, phi, s, events, acc):
     """Transpose of :func:`push_events`: adds into ``acc = (dW, dd | None, dphi [B, n_pre])``.
 
-    ``lam_flat`` is the ring of ``dL/d arrivals`` laid out like the forward ring.
+    ``lam_flat`` is the ring of ``dL/d arrivals`` laid out like the forward ring
+    (one slot, ``now = 0``, for synapses without delays).
     """
     b, i, valid = events
     n_slots = lam_flat.shape[0] // (s.shape[0] * 2 * cell.neuron.n)
-    t_i, t_v, r, value = _targets(syn, cell.neuron.n, n_slots, b, i, valid, now,
+    t_i, t_v, r, value = _targets(rows, cell.neuron.n, n_slots, b, i, valid, now,
                                   phi[b, i], s[b, i])  # fmt: skip
     g_i = lam_flat.at[t_i].get(mode="fill", fill_value=0.0)
     g_v = lam_flat.at[t_v].get(mode="fill", fill_value=0.0)
     (k_i, dk_i), (k_v, dk_v) = cell.k_i(r), cell.k_v(r)
     d_weight, d_delay, d_phi = acc
     d_weight = d_weight.at[i].add(value[:, None] * (g_i * k_i + g_v * k_v))
-    d_r = value[:, None] * syn.weight[i] * (g_i * dk_i + g_v * dk_v)
+    d_r = value[:, None] * rows.weight[i] * (g_i * dk_i + g_v * dk_v)
     if d_delay is not None:
         d_delay = d_delay.at[i].add(d_r)
     return d_weight, d_delay, d_phi.at[b, i].add(d_r.sum(-1))
