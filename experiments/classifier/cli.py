@@ -39,10 +39,11 @@ RESUME_HELP = "continue from each run's checkpoint (with --cosine: at the same -
 ONLINE_HELP = "e-prop by per-synapse traces (memory independent of the trial length)"
 DATASETS = ["manifolds", "yin_yang", "shd", "ssc", "nmnist", "dvs_gesture"]
 QUICK_FILES = dict(train_samples=512, test_samples=256, epochs=2, batch=32, hidden=128)
-# EventProp gives no gradient to a neuron that never fires, so it starts from a more active
-# hidden layer (docs/eventprop.md), of CurrentLIF neurons (--neuron lif); applied to
-# --rule eventprop runs unless the option is given
-RULE_DEFAULTS = {"eventprop": dict(gain_in=16.0, neuron="lif")}
+# EventProp gives no gradient to a neuron that never fires: it starts from a more active
+# hidden layer and keeps each neuron's spike count near the target with a strong regulariser
+# (measured in docs/eventprop.md); CurrentLIF neurons (--neuron lif). Applied to --rule
+# eventprop runs unless the option is given
+RULE_DEFAULTS = {"eventprop": dict(gain_in=16.0, c_reg=30.0, neuron="lif")}
 
 
 def parse_args(argv):
