@@ -1,5 +1,6 @@
 import json
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -74,7 +75,8 @@ def test_classifier_resume_continues_bit_for_bit(tmp_path):
     assert metrics[0]["rewiring"] == metrics[1]["rewiring"]
 
 
-def test_classifier_runs_on_shd_files_in_the_true_layout(tmp_path):
+@pytest.mark.parametrize("rule", ["eprop", "eventprop"])
+def test_classifier_runs_on_shd_files_in_the_true_layout(tmp_path, rule):
     """``--dataset shd --data-dir``: the paper's preset, scaled down by ``--quick``."""
     from experiments import classifier
     from tests.test_data import write_shd
@@ -90,10 +92,11 @@ def test_classifier_runs_on_shd_files_in_the_true_layout(tmp_path):
     out = tmp_path / "out"
     argv = ["--dataset", "shd", "--data-dir", str(tmp_path), "--quick", "--duration", "60",
             "--batch", "8", "--hidden", "16", "--out", str(out), "--no-baseline",
-            "--connectivity", "deep_r"]  # fmt: skip
+            "--connectivity", "deep_r", "--rule", rule]  # fmt: skip
     result = classifier.main(argv)
     run = result["records"][0]
-    assert run["config"]["neuron"] == "alif" and run["config"]["n_steps"] == 60
+    neuron = "lif" if rule == "eventprop" else "alif"  # EventProp's CurrentLIF
+    assert run["config"]["neuron"] == neuron and run["config"]["n_steps"] == 60
     assert len(run["epochs"]) == 2 and len(run["rewiring"]) == 2 * (40 // 8)
     with pytest.raises(SystemExit, match="shd_train.h5"):
         classifier.main(["--dataset", "shd", "--out", str(out)])
@@ -187,3 +190,52 @@ def test_gpu_check_compares_every_kernel_and_names_the_device(tmp_path, monkeypa
     assert saved["all_ok"] and saved["device_kind"] and len(saved["rows"]) == 7
     assert {r["check"] for r in result["rows"]} >= {"push", "pull", "grad", "add (append)"}
     assert gpu_check.compare(np.ones(3), np.ones(3) * 1.1) > 1e-4  # a mismatch is seen
+
+
+def test_classifier_trains_with_eventprop_and_learned_delays(tmp_path):
+    """DEEP R with learned delays: the rule's input gain, delays kept in range, rewiring."""
+    import equinox as eqx
+    import jax
+
+    from experiments import classifier
+    from experiments.classifier import cli
+    from experiments.classifier import model as M
+
+    out = tmp_path / "ep"
+    argv = [*TINY, "--rule", "eventprop", "--epochs", "1", "--no-baseline", "--delays",
+            "--max-delay", "4", "--connectivity", "deep_r", "--out", str(out)]
+    result = classifier.main(argv)
+    runs = {r["config"]["connectivity"]: r for r in result["records"]}
+    for name, run in runs.items():
+        config, epoch = run["config"], run["epochs"][0]
+        assert config["gain_in"] == 16.0 and config["delays"] and config["rule"] == "eventprop"
+        assert 0 <= epoch["test_accuracy"] <= 1 and epoch["rate_hz"] > 0
+        args = cli.parse_args(argv)
+        for k, v in config.items():
+            setattr(args, k, v)
+        template = M.init_state(jax.random.PRNGKey(config["seed"]), args, 700, 10)
+        state = eqx.tree_deserialise_leaves(out / f"eventprop_{name}_seed0" / "checkpoint.eqx",
+                                            template)  # fmt: skip
+        for proj, delays in M.delays_of(state.params, args).items():
+            mask = state.conns[proj].mask
+            assert float(delays[mask].min()) >= 1.0 and float(delays[mask].max()) <= 4.0
+            assert not jnp.any(jnp.where(mask, 0.0, delays))
+    assert runs["deep_r"]["epochs"][0]["removed"] > 0
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--rule", "eventprop", "--delays"])  # dense matrices carry no delays
+
+
+def test_eventprop_benchmark_reads_memory_and_time(tmp_path):
+    from experiments.classifier import eventprop_benchmark as eb
+
+    argv = ["--quick", "--hidden", "16", "--steps", "30", "--connectivity", "0.01",
+            "--method", "eventprop", "bptt-exact", "--out", str(tmp_path)]  # fmt: skip
+    rows = eb.main(argv)
+    saved = json.loads((tmp_path / "eventprop_step.json").read_text())
+    assert [r["method"] for r in saved["rows"]] == ["eventprop", "bptt-exact"] == [
+        r["method"] for r in rows
+    ]
+    eventprop, bptt = rows
+    assert eventprop["rate_hz"] == bptt["rate_hz"] > 0  # the same network and simulation
+    assert 0 < eventprop["peak_mb"] < bptt["peak_mb"] and eventprop["step_ms"] > 0
+    assert eventprop["record_capacity"] >= 2

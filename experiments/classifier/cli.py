@@ -1,7 +1,8 @@
-"""Sparse recurrent classifiers: e-prop or BPTT; dense vs static sparse vs DEEP R vs a GRU.
+"""Recurrent classifiers (e-prop, BPTT, EventProp): dense vs static sparse vs DEEP R vs a GRU.
 
     python -m experiments.classifier --quick
     python -m experiments.classifier --rule eprop bptt --seed 0 1 2
+    python -m experiments.classifier --rule eventprop [--delays]
     python -m experiments.classifier --dataset shd --data-dir ~/data/shd
 
 Input -> recurrent (A)LIF -> leaky-integrator readout, dt = 1 ms, Adam, the
@@ -13,6 +14,7 @@ turn; each writes metrics (JSON/CSV) and a checkpoint per epoch to
 """
 
 import argparse
+import sys
 from pathlib import Path
 
 import jax
@@ -37,9 +39,15 @@ RESUME_HELP = "continue from each run's checkpoint (with --cosine: at the same -
 ONLINE_HELP = "e-prop by per-synapse traces (memory independent of the trial length)"
 DATASETS = ["manifolds", "yin_yang", "shd", "ssc", "nmnist", "dvs_gesture"]
 QUICK_FILES = dict(train_samples=512, test_samples=256, epochs=2, batch=32, hidden=128)
+# EventProp gives no gradient to a neuron that never fires: it starts from a more active
+# hidden layer and keeps each neuron's spike count near the target with a strong regulariser
+# (measured in docs/eventprop.md); CurrentLIF neurons (--neuron lif). Applied to --rule
+# eventprop runs unless the option is given
+RULE_DEFAULTS = {"eventprop": dict(gain_in=16.0, c_reg=30.0, neuron="lif")}
 
 
 def parse_args(argv):
+    argv = sys.argv[1:] if argv is None else list(argv)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="a couple of minutes on a laptop CPU")
     p.add_argument("--dataset", default="manifolds", choices=DATASETS)
@@ -48,7 +56,7 @@ def parse_args(argv):
     p.add_argument("--test-samples", type=int, default=None, help="default: all")
     p.add_argument("--duration", type=float, default=None, help="trial length [ms]")
     _task(p.add_argument_group("the random-manifold task (spars.data.random_manifolds)"))
-    p.add_argument("--rule", nargs="+", default=["eprop"], choices=["eprop", "bptt"])
+    p.add_argument("--rule", nargs="+", default=["eprop"], choices=["eprop", "bptt", "eventprop"])
     p.add_argument("--connectivity", nargs="*", default=["dense", "sparse", "deep_r"],
                    choices=["dense", "sparse", "deep_r"])  # fmt: skip
     p.add_argument("--no-baseline", dest="baseline", action="store_false",
@@ -62,7 +70,15 @@ def parse_args(argv):
     p.set_defaults(**DATASET_DEFAULTS.get(first.dataset, {}))
     if first.quick:  # explicit options still win
         p.set_defaults(**QUICK.get(first.dataset, QUICK_FILES))
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.delays and "dense" in args.connectivity:
+        p.error("--delays needs sparse connectivities (dense matrices carry no delays): "
+                "--connectivity sparse deep_r")  # fmt: skip
+    given = {a.dest for a in p._actions for o in a.option_strings
+             if any(w == o or w.startswith(o + "=") for w in argv)}  # fmt: skip
+    args.rule_defaults = {rule: {k: v for k, v in d.items() if k not in given}
+                          for rule, d in RULE_DEFAULTS.items()}  # fmt: skip
+    return args
 
 
 def _task(g):
@@ -89,11 +105,15 @@ def _network(g):
     g.add_argument("--gain-rec", type=float, default=0.5, help="recurrent weight scale")
     g.add_argument("--surrogate", default="triangle", choices=["triangle", "fast_sigmoid"])
     g.add_argument("--dt", type=float, default=1.0, help="time step [ms]")
+    g.add_argument("--tau-syn", type=float, default=5.0, help="EventProp: synaptic current [ms]")
+    g.add_argument("--delays", action="store_true",
+                   help="learned per-synapse delays on the sparse projections")  # fmt: skip
+    g.add_argument("--max-delay", type=int, default=20, help="delay bound [steps]")
 
 
 def _training(g):
     g.add_argument("--batch", type=int, default=32)
-    g.add_argument("--loss", default="mean", choices=["mean", "per_step"],
+    g.add_argument("--loss", default="mean", choices=["mean", "per_step", "summed", "max"],
                    help="cross-entropy of the time-averaged readout, or at every step")  # fmt: skip
     g.add_argument("--epochs", type=int, default=10)
     g.add_argument("--lr", type=float, default=3e-3, help="Adam step of the SNNs")
@@ -109,14 +129,19 @@ def _training(g):
     g.add_argument("--tau-reg", type=float, default=500.0, help="rate estimate time constant [ms]")
     g.add_argument("--feedback", default="symmetric", choices=["symmetric", "random"])
     g.add_argument("--online", action="store_true", help=ONLINE_HELP)
+    g.add_argument("--lr-delay", type=float, default=0.2, help="Adam step of delays [steps]")
+    g.add_argument("--max-spikes", type=int, default=None,
+                   help="EventProp's spike record per batch (default: T x B x n / 4)")  # fmt: skip
 
 
 def run_config(args, rule: str, connectivity: str, seed: int, train) -> dict:
     keep = {
         k: v
         for k, v in vars(args).items()
-        if k not in ("rule", "connectivity", "seed", "out", "resume", "quick", "baseline")
+        if k not in ("rule", "connectivity", "seed", "out", "resume", "quick", "baseline",
+                     "rule_defaults")
     }
+    keep.update(args.rule_defaults.get(rule, {}))
     return {**keep, "rule": rule, "connectivity": connectivity, "seed": seed,
             "data_dir": str(args.data_dir), "n_steps": train.n_steps(args.dt),
             "batches_per_epoch": len(train) // args.batch}  # fmt: skip

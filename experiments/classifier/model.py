@@ -4,7 +4,14 @@ One setup covers the three connectivities of the study: ``dense`` (all-to-all
 matrices), ``sparse`` (fixed random padded rows) and ``deep_r`` (padded rows
 with ``headroom`` spare slots, parameters ``theta`` with fixed signs, DEEP R
 rewiring after every batch). The optimizer trains a dict ``params`` with keys
-``in``, ``rec``, ``out``, ``b``; the model's weights are derived from it.
+``in``, ``rec``, ``out``, ``b``; the model's weights are derived from it. With
+``--delays`` a sparse projection's entry is ``{"theta" | "weight": ..., "delay":
+...}``, the delay [steps] divided by ``lr_delay / lr`` so one Adam steps it by
+about ``lr_delay``; rewiring moves it with its synapse.
+
+``--rule eventprop`` trains an :class:`~spars.learning.eventprop.EventPropSNN`
+(CurrentLIF hidden neurons, ``c_mem = tau_syn`` so that a current jump ``w``
+moves the potential, integrated over time, as a voltage jump ``w`` moves a LIF's).
 """
 
 from typing import Any, NamedTuple
@@ -26,12 +33,19 @@ from spars.learning import (
     mean_cross_entropy,
     per_step_cross_entropy,
 )
+from spars.learning.eventprop import (
+    EventPropSNN,
+    eventprop_grads,
+    max_cross_entropy,
+    summed_cross_entropy,
+)
 
 SPARSE = ("in", "rec")
 AGE_BINS = 12  # removed synapses by age [batches]: 1, 2-3, 4-7, ..., >= 2^11
 
 
-LOSSES = {"per_step": per_step_cross_entropy, "mean": mean_cross_entropy}
+LOSSES = {"per_step": per_step_cross_entropy, "mean": mean_cross_entropy,
+          "summed": summed_cross_entropy, "max": max_cross_entropy}  # fmt: skip
 SURROGATES = {  # the e-prop paper's pseudo-derivative, or SuperSpike's
     "triangle": lambda args: spars.surrogate.Triangle(gamma=0.3, width=args.v_thresh),
     "fast_sigmoid": lambda args: spars.surrogate.FastSigmoid(slope=10.0 / args.v_thresh),
@@ -48,7 +62,17 @@ class TrainState(NamedTuple):
 
 
 def hidden_layer(args):
-    """The recurrent (A)LIF layer of Bellec et al. (2020): reset by subtraction, Triangle psi."""
+    """The recurrent (A)LIF layer of Bellec et al. (2020): reset by subtraction, Triangle psi.
+
+    EventProp: CurrentLIF neurons with the same membrane, threshold and reset to 0.
+    """
+    if args.rule == "eventprop":
+        if args.neuron != "lif":
+            raise SystemExit(f"--rule eventprop trains CurrentLIF neurons, not --neuron "
+                             f"{args.neuron}")  # fmt: skip
+        return neurons.CurrentLIF(args.hidden, tau_mem=args.tau_mem, tau_syn=args.tau_syn,
+                                  c_mem=args.tau_syn, v_rest=0.0, v_thresh=args.v_thresh,
+                                  v_reset=0.0, tau_refrac=0.0, dt=args.dt)  # fmt: skip
     kw = dict(
         tau_mem=args.tau_mem,
         v_thresh=args.v_thresh,
@@ -85,6 +109,12 @@ def init_state(key, args, n_in: int, n_out: int) -> TrainState:
         if args.connectivity == "deep_r":
             v = rules.deep_r_init(ks[4], conn, params[name])
             params[name], signs[name] = v["theta"], v["sign"]
+        if getattr(args, "delays", False):
+            weight = "theta" if args.connectivity == "deep_r" else "weight"
+            delay = jax.random.uniform(jax.random.fold_in(k_conn, 1), conn.indices.shape,
+                                       minval=1.0, maxval=float(args.max_delay))  # fmt: skip
+            params[name] = {weight: params[name], "delay": jnp.where(conn.mask, delay, 0.0)
+                            / delay_scale(args)}  # fmt: skip
     params["out"] = jax.random.normal(ks[5], (args.hidden, n_out)) / jnp.sqrt(args.hidden)
     params["b"] = jnp.zeros(n_out)
     feedback = None
@@ -118,8 +148,30 @@ def learning_rate(args, lr: float):
 def weights_of(params, signs):
     """The model's ``in``/``rec`` weights from the trained parameters."""
     if signs is None:
-        return {name: params[name] for name in SPARSE}
-    return {n: rules.deep_r_weights({"theta": params[n], "sign": signs[n]}) for n in SPARSE}
+        return {name: weight_param(params[name]) for name in SPARSE}
+    return {n: rules.deep_r_weights({"theta": weight_param(params[n]), "sign": signs[n]})
+            for n in SPARSE}  # fmt: skip
+
+
+def weight_param(entry):
+    """A projection's trained weight (or DEEP R ``theta``) array."""
+    if isinstance(entry, dict):
+        return entry["theta"] if "theta" in entry else entry["weight"]
+    return entry
+
+
+def delay_scale(args) -> float:
+    """Trained delay parameters are delays [steps] / this, so Adam steps them by ~lr_delay."""
+    return args.lr_delay / args.lr
+
+
+def delays_of(params, args) -> dict:
+    """``name -> delays [steps]`` (None without ``--delays``)."""
+    out = {}
+    for n in SPARSE:  # clipped again: a clipped parameter times the scale may round below 1
+        d = params[n]["delay"] * delay_scale(args) if isinstance(params[n], dict) else None
+        out[n] = None if d is None else jnp.where(d > 0, jnp.clip(d, 1.0, args.max_delay), 0.0)
+    return out
 
 
 def synapse_bounds(state: TrainState) -> dict | None:
@@ -139,8 +191,11 @@ def build_model(state: TrainState, args, n_out: int, bounds: dict | None = None)
         syn = {n: DenseSynapses(w[n]) for n in SPARSE}
     else:
         bounds = bounds or dict.fromkeys(SPARSE)
-        syn = {n: SparseSynapses(state.conns[n], w[n], bounds[n]) for n in SPARSE}
-    return RecurrentSNN(
+        d = delays_of(state.params, args)
+        bound = {n: None if d[n] is None else args.max_delay for n in SPARSE}
+        syn = {n: SparseSynapses(state.conns[n], w[n], bounds[n], d[n], bound[n]) for n in SPARSE}
+    network = EventPropSNN if args.rule == "eventprop" else RecurrentSNN
+    return network(
         syn["in"],
         syn["rec"],
         state.params["out"],
@@ -166,23 +221,53 @@ def make_train_step(args, n_out: int, key, bounds: dict | None = None):
             g, metrics = eprop_grads(
                 model, x, labels, reg, state.feedback, loss=loss, online=args.online
             )
+        elif args.rule == "eventprop":
+            max_spikes = args.max_spikes or x.shape[0] * x.shape[1] * args.hidden // 4
+            g, metrics = eventprop_grads(model, x, labels, reg, loss=loss, max_spikes=max_spikes)
         else:
             g, metrics = bptt_grads(model, x, labels, reg, loss=loss)
         _, pullback = jax.vjp(lambda p: weights_of(p, state.signs), state.params)
         (g_params,) = pullback({"in": g.w_in.weight, "rec": g.w_rec.weight})
+        for name in SPARSE:
+            if isinstance(g_params[name], dict):
+                delay = getattr(g, f"w_{name}").delay * delay_scale(args)
+                g_params[name] = {**g_params[name], "delay": delay}
         grads = {**g_params, "out": g.w_out, "b": g.b_out}
         mask = slot_mask(state)
         updates, opt_state = opt.update(grads, state.opt_state, state.params, slot_mask=mask)
-        params = optax.apply_updates(state.params, updates)
+        params = clip_delays(optax.apply_updates(state.params, updates), state, args)
         return state._replace(params=params, opt_state=opt_state), metrics
 
     return step
 
 
 def slot_mask(state: TrainState) -> dict:
+    """Where DEEP R's L1 and noise act: real slots of the weights (never the delays)."""
     if state.conns is None:
         return {"in": True, "rec": True, "out": True, "b": True}
-    return {**{n: state.conns[n].mask for n in SPARSE}, "out": False, "b": False}
+    masks = {}
+    for n in SPARSE:
+        entry, mask = state.params[n], state.conns[n].mask
+        masks[n] = {k: mask if k != "delay" else False for k in entry} if isinstance(
+            entry, dict) else mask  # fmt: skip
+    return {**masks, "out": False, "b": False}
+
+
+def clip_delays(params: dict, state: TrainState, args) -> dict:
+    """Delays back into ``[1, max_delay]`` steps on real synapses, 0 in padding."""
+    params = dict(params)
+    for n in SPARSE:
+        if isinstance(params[n], dict):
+            scale, mask = delay_scale(args), state.conns[n].mask
+            clipped = jnp.clip(params[n]["delay"], 1.0 / scale, args.max_delay / scale)
+            params[n] = {**params[n], "delay": jnp.where(mask, clipped, 0.0)}
+    return params
+
+
+def new_delay(args):
+    """DEEP R's ``new_synapse``: a new synapse draws a delay uniformly in [1, max_delay]."""
+    draw = spars.random_delays(1.0, float(args.max_delay), integer=False)
+    return lambda key, pre, post: {"delay": draw(key, pre, post)["delay"] / delay_scale(args)}
 
 
 def make_rewire(args, key):
@@ -194,8 +279,9 @@ def make_rewire(args, key):
     counts of removed synapses by age, bin ``k`` holding ages ``2^k .. 2^(k+1)
     - 1`` batches) and ``removed_excitatory``.
     """
-    train = rules.rewiring(optimizer(args, key), rules.deep_r, variable="theta",
-                           rule_kwargs={n: {"autapses": n == "in"} for n in SPARSE})  # fmt: skip
+    extra = {"new_synapse": new_delay(args)} if getattr(args, "delays", False) else {}
+    kwargs = {n: {"autapses": n == "in", **extra} for n in SPARSE}
+    train = rules.rewiring(optimizer(args, key), rules.deep_r, variable="theta", rule_kwargs=kwargs)
 
     @eqx.filter_jit
     def rewire(state: TrainState, key):
@@ -204,7 +290,7 @@ def make_rewire(args, key):
         rewired, counts = train.rewire(key, rewiring)
         stats = {}
         for name in SPARSE:
-            dormant = state.conns[name].mask & (state.params[name] < 0)
+            dormant = state.conns[name].mask & (weight_param(state.params[name]) < 0)
             by_age = jnp.zeros(AGE_BINS, jnp.int32).at[_age_bin(state.ages[name])].add(
                 dormant.astype(int)
             )
@@ -243,7 +329,7 @@ def synapse_count(state: TrainState) -> int:
 
 def weight_bytes(state: TrainState) -> int:
     """Bytes of the hidden layer's connectivity and weights (padding included)."""
-    arrays = [state.params[n] for n in SPARSE]
+    arrays = [a for n in SPARSE for a in jax.tree.leaves(state.params[n])]
     if state.conns is not None:
         arrays += [state.conns[n].indices for n in SPARSE] + [
             state.conns[n].row_length for n in SPARSE

@@ -1,7 +1,10 @@
-"""Learning rules: e-prop and BPTT for recurrent networks, STDP for sparse projections."""
+"""Learning rules: e-prop, BPTT and EventProp for recurrent networks, STDP for projections."""
 
+from . import eventprop as eventprop
 from .bptt import bptt_grads as bptt_grads
 from .eprop import eprop_grads as eprop_grads
+from .eventprop import EventPropSNN as EventPropSNN
+from .eventprop import eventprop_grads as eventprop_grads
 from .recurrent import Metrics as Metrics
 from .recurrent import RateRegularisation as RateRegularisation
 from .recurrent import RecurrentSNN as RecurrentSNN

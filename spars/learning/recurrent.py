@@ -139,10 +139,10 @@ def feed_forward_snn(w_in: Synapses, w_out, b_out, hidden: LIF,
 def trainable(model: RecurrentSNN):
     """Filter spec (for ``eqx.partition``): True on the four trained arrays and float delays."""
     spec = jax.tree.map(lambda _: False, model)
-    spec = eqx.tree_at(
-        lambda m: (m.w_in.weight, m.w_rec.weight, m.w_out, m.b_out), spec, replace=(True,) * 4
-    )
-    for name in ("w_in", "w_rec"):
+    names = [n for n in ("w_in", "w_rec") if getattr(model, n) is not None]  # w_rec None: ff
+    weights = lambda m: (*(getattr(m, n).weight for n in names), m.w_out, m.b_out)  # noqa: E731
+    spec = eqx.tree_at(weights, spec, replace=(True,) * (len(names) + 2))
+    for name in names:
         delay = getattr(getattr(model, name), "delay", None)
         if delay is not None and jnp.issubdtype(jnp.result_type(delay), jnp.floating):
             spec = eqx.tree_at(lambda m, n=name: getattr(m, n).delay, spec, True)
