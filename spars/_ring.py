@@ -115,8 +115,7 @@ def _push_cpu(n_slots, *args):
     """The CPU loops, updating the ring in place."""
 
     def forward(row_length, indices, weights, delays, flat, ring, now, listed):
-        del listed  # the loop reads the spikes directly
-        return KC.push_delayed(row_length, indices, weights, delays, flat, ring, now,
+        return KC.push_delayed(row_length, indices, weights, delays, flat, ring, now, listed,
                                n_slots=n_slots, n_post=ring.shape[-1] // n_slots)
 
     def grads(row_length, indices, weights, delays, flat, g, now, listed):

@@ -20,6 +20,7 @@ from ._custom_types import SynapseVar
 from .column import ColumnView
 from .connectivity import Connectivity
 from .delays import DelayBuffer, propagate_delayed, validate_delays
+from .kernels._events import Events
 from .propagation import propagate
 
 
@@ -77,15 +78,21 @@ class Projection(eqx.Module):
         """True if the input goes through the target's delay ring."""
         return self.delays is not None
 
-    def input(self, spikes):
-        """The postsynaptic input of the coming step for the spikes just emitted (no delays)."""
-        return propagate(self.conn, self.weights, spikes, event_capacity=self.event_capacity,
-                         columns=self.columns)  # fmt: skip
+    def input(self, spikes, events: Events | None = None):
+        """The postsynaptic input of the coming step for the spikes just emitted (no delays).
 
-    def push(self, spikes, buffer: DelayBuffer) -> DelayBuffer:
+        ``events``: :func:`spars.spike_events` of ``spikes``, listed once for
+        every projection that reads them.
+        """
+        capacity = None if events is not None else self.event_capacity
+        return propagate(self.conn, self.weights, spikes, event_capacity=capacity,
+                         columns=self.columns, events=events)  # fmt: skip
+
+    def push(self, spikes, buffer: DelayBuffer, events: Events | None = None) -> DelayBuffer:
         """``buffer`` (the target's ring) with the spikes just emitted added at their delays."""
+        capacity = None if events is not None else self.event_capacity
         return propagate_delayed(self.conn, self.weights, self.delays, spikes, buffer,
-                                 event_capacity=self.event_capacity)  # fmt: skip
+                                 event_capacity=capacity, events=events)  # fmt: skip
 
 
 class OneToOne(eqx.Module):

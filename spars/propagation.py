@@ -172,8 +172,8 @@ def _forward_xla(row_length, indices, weights, flat, listed, columns, *, n_post,
 
 
 def _forward_cpu(row_length, indices, weights, flat, listed, columns, *, n_post):
-    del listed, columns  # the loop reads the spikes directly
-    return KC.push(row_length, indices, weights, flat, n_post=n_post)
+    del columns  # the loop reads the spikes directly, or walks them where they come listed
+    return KC.push(row_length, indices, weights, flat, listed, n_post=n_post)
 
 
 def _weight_grad_kernels(row_length, indices, flat, g, listed, *, capacity, interpret):
@@ -188,8 +188,7 @@ def _weight_grad_xla(row_length, indices, flat, g, listed, *, capacity):
 
 
 def _weight_grad_cpu(row_length, indices, flat, g, listed):
-    del listed
-    return KC.weight_grad(row_length, indices, flat, g)
+    return KC.weight_grad(row_length, indices, flat, g, listed)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0, 1))

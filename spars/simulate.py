@@ -19,6 +19,7 @@ from jax import lax
 from ._checks import is_concrete
 from .delays import DelayBuffer, delay_buffer
 from .projections import OneToOne, Projection
+from .propagation import spike_events
 
 AnyProjection = Projection | OneToOne
 
@@ -81,15 +82,30 @@ class Network(eqx.Module):
         }
         return NetworkState(states, outputs, buffers)
 
+    def shared_events(self) -> dict[str, int | None]:
+        """``{population: event capacity}`` of the populations whose spikes feed several
+        sparse projections: listed once per step and shared (None: the default capacity)."""
+        readers: dict[str, list] = {}
+        for proj in self.projections.values():
+            if isinstance(proj, Projection):
+                readers.setdefault(proj.pre, []).append(proj.event_capacity)
+        return {pre: max(caps) if None not in caps else None
+                for pre, caps in readers.items() if len(caps) > 1}  # fmt: skip
+
     def step(self, state: NetworkState, external: dict | None = None) -> NetworkState:
         """One time step; ``external[name]`` is added to that population's drive."""
         drive, buffers = dict(external or {}), dict(state.buffers)
+        events = {pre: spike_events(state.outputs[pre], event_capacity=capacity)
+                  for pre, capacity in self.shared_events().items()
+                  if jnp.size(state.outputs[pre])}  # fmt: skip
         for name, proj in self.projections.items():
             spikes = state.outputs[proj.pre]
+            shared = isinstance(proj, Projection) and proj.pre in events
+            listed = {"events": events[proj.pre]} if shared else {}
             if not proj.delayed:
-                _add(drive, proj.post, proj.input(spikes))
+                _add(drive, proj.post, proj.input(spikes, **listed))
             elif proj.post in buffers:
-                buffers[proj.post] = proj.push(spikes, buffers[proj.post])
+                buffers[proj.post] = proj.push(spikes, buffers[proj.post], **listed)
             else:
                 raise ValueError(f"projection {name!r} has delays but the state has no delay "
                                  f"buffer for {proj.post!r}; start from network.init")  # fmt: skip

@@ -233,3 +233,32 @@ def test_event_capacity_and_columns_per_projection_change_no_result():
     with pytest.raises(ValueError, match="event_capacity must be >= 1"):
         spars.Projection("in", "rec", tuned.projections["a"].conn,
                          tuned.projections["a"].weights, event_capacity=0)  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["auto", "xla"])
+def test_spikes_listed_once_for_several_projections_change_no_result(backend, monkeypatch):
+    rng = np.random.default_rng(5)
+    n_in, n_rec, steps = 6, 10, 30
+    w_in, w_rec, w_out = (rng.normal(size=s).astype(np.float32) * (rng.random(s) < 0.5)
+                          for s in ((n_in, n_rec), (n_rec, n_rec), (n_rec, 3)))  # fmt: skip
+    d_rec = rng.integers(1, 4, w_rec.shape).astype(np.int32)
+    train = (rng.random((steps, 2, n_in)) < 0.4).astype(np.float32)
+    pops = {"in": neurons.SpikeTrain(jnp.asarray(train)),
+            "rec": neurons.LIF(n_rec, tau_mem=10.0, tau_refrac=1.0),
+            "out": neurons.LIF(3, tau_mem=10.0)}  # fmt: skip
+    projections = {
+        "a": spars.Projection("in", "rec", *spars.from_dense(w_in * 3, headroom=1.5)),
+        "b": _delayed_projection("rec", "rec", w_rec, d_rec, 3),
+        "c": spars.Projection("rec", "out", *spars.from_dense(w_out * 2, headroom=1.5),
+                              event_capacity=4),
+    }
+    net = spars.Network(pops, projections)
+    assert net.shared_events() == {"rec": None}
+    state = net.init(jax.random.key(0), (2,))
+    with spars.kernels.backend(backend):
+        shared = jax.jit(lambda n, s: spars.simulate(n, s, steps)[1])(net, state)
+        monkeypatch.setattr(spars.Network, "shared_events", lambda self: {})
+        alone = jax.jit(lambda n, s: spars.simulate(n, s, steps)[1])(net, state)
+    assert float(shared["rec"].sum()) > 0 and float(shared["out"].sum()) > 0
+    for name in alone:
+        np.testing.assert_array_equal(shared[name], alone[name])

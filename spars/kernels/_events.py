@@ -8,6 +8,9 @@ from jax import lax
 from jaxtyping import Array, Int
 
 from .._prefix import nonzero_ids
+from ._backend import dispatch
+from .cpu import events as KE
+from .cpu._targets import supports
 
 
 class Events(eqx.Module):
@@ -32,7 +35,7 @@ class Events(eqx.Module):
         ``capacity`` defaults to :func:`default_event_capacity` of its size.
         """
         capacity = capacity or default_event_capacity(spikes.size)
-        return cls(*event_list(spikes, capacity), capacity)
+        return cls(*listed(spikes, capacity), capacity)
 
     def check(self, n_entries: int, what: str) -> None:
         """Raises unless these events were listed from ``n_entries`` spikes."""
@@ -47,6 +50,18 @@ class Events(eqx.Module):
 def default_event_capacity(n_events_max: int) -> int:
     """Events per chunk: ~1/32 of all (batch, pre) pairs, at least 128."""
     return max(1, min(n_events_max, max(128, math.ceil(n_events_max / 32))))
+
+
+def listed(spikes, capacity: int):
+    """:func:`event_list` on the platform's path: one pass of a CPU loop, XLA elsewhere."""
+    flat = lax.stop_gradient(jnp.asarray(spikes).reshape(-1))  # ids carry no gradient
+    size = math.ceil(flat.size / capacity) * capacity
+
+    def cpu(f):
+        return KE.list_flat(f if supports(f) else f.astype(jnp.float32), size)
+
+    return dispatch(lambda f, interpret: event_list(f, capacity),
+                    lambda f: event_list(f, capacity), flat, cpu=cpu)  # fmt: skip
 
 
 def event_list(flat, capacity: int):

@@ -9,7 +9,8 @@ wrappers when they are traced, so a handler never reports an error.
 
 Word offsets used below (x86-64 and aarch64, LP64):
 
-- call frame: 1 extension_start, 4 stage, 9 args.args, 12 rets.size, 14 rets.rets;
+- call frame: 1 extension_start, 4 stage, 7 args.size, 9 args.args, 12 rets.size,
+  14 rets.rets;
 - buffer: 2 dtype, 3 data, 4 rank, 5 dims;
 - metadata extension: 1 type, 3 metadata; metadata: api_version at word 1.
 """
@@ -68,6 +69,12 @@ def dtype_code_result(frame, k):
 def data_address(frame, k, result):
     """The data address of argument (or result) ``k``, for :func:`numba.carray`."""
     return _buffer(frame, k, result)[3]
+
+
+@njit(inline="always")
+def n_args(frame):
+    """The number of arguments of a call frame."""
+    return carray(frame, (15,), np.int64)[7]
 
 
 @njit(inline="always")

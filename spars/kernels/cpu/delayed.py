@@ -47,38 +47,64 @@ def _split(d, now, n_slots):
     return slot, _wrap(slot + 1, n_slots), d - lo
 
 
+@njit(inline="always")
+def _add_int(ring, b, i, s, row_length, indices, weights, delays, clock):
+    """Row ``i`` of spike ``s`` (batch row ``b``) into the ring at its integer delays."""
+    now, n_slots, n_post = clock[0], clock[1], clock[2]
+    for k in range(min(row_length[i], indices.shape[1])):
+        j = indices[i, k]
+        if 0 <= j < n_post:
+            slot = _slot(delays[i, k], now, n_slots)
+            ring[(b * n_slots + slot) * n_post + j] += s * weights[i, k]
+
+
+@njit(inline="always")
+def _add_float(ring, b, i, s, row_length, indices, weights, delays, clock):
+    """Row ``i`` of spike ``s`` split between the two slots of each real delay."""
+    now, n_slots, n_post = clock[0], clock[1], clock[2]
+    for k in range(min(row_length[i], indices.shape[1])):
+        j = indices[i, k]
+        if 0 <= j < n_post:
+            lo, hi, f = _split(delays[i, k], now, n_slots)
+            v = s * weights[i, k]
+            ring[(b * n_slots + lo) * n_post + j] += v - v * f
+            ring[(b * n_slots + hi) * n_post + j] += v * f
+
+
 @njit(nogil=True, cache=True)
 def push_int_loop(flat, row_length, indices, weights, delays, clock, ring):
-    """``ring[b, slot(d), j] += s * w`` for integer delays."""
-    now, n_slots, n_post = clock[0], clock[1], clock[2]
-    max_row = indices.shape[1]
+    """``ring[b, slot(d), j] += s * w`` over the non-zero spikes (integer delays)."""
     for b in range(flat.shape[0]):
         for i in range(flat.shape[1]):
-            s = flat[b, i]
-            if s != 0:
-                for k in range(min(row_length[i], max_row)):
-                    j = indices[i, k]
-                    if 0 <= j < n_post:
-                        slot = _slot(delays[i, k], now, n_slots)
-                        ring[(b * n_slots + slot) * n_post + j] += s * weights[i, k]
+            if flat[b, i] != 0:
+                _add_int(ring, b, i, flat[b, i], row_length, indices, weights, delays, clock)
 
 
 @njit(nogil=True, cache=True)
 def push_float_loop(flat, row_length, indices, weights, delays, clock, ring):
-    """As :func:`push_int_loop`, each input split between the two neighbouring slots."""
-    now, n_slots, n_post = clock[0], clock[1], clock[2]
-    max_row = indices.shape[1]
+    """As :func:`push_int_loop`, each input split between two slots (real delays)."""
     for b in range(flat.shape[0]):
         for i in range(flat.shape[1]):
-            s = flat[b, i]
-            if s != 0:
-                for k in range(min(row_length[i], max_row)):
-                    j = indices[i, k]
-                    if 0 <= j < n_post:
-                        lo, hi, f = _split(delays[i, k], now, n_slots)
-                        v = s * weights[i, k]
-                        ring[(b * n_slots + lo) * n_post + j] += v - v * f
-                        ring[(b * n_slots + hi) * n_post + j] += v * f
+            if flat[b, i] != 0:
+                _add_float(ring, b, i, flat[b, i], row_length, indices, weights, delays, clock)
+
+
+@njit(nogil=True, cache=True)
+def push_int_listed_loop(flat, row_length, indices, weights, delays, clock, ring, ids, count):
+    """:func:`push_int_loop` over listed spikes: ``ids[:count]`` flat ids ``b * n_pre + i``."""
+    n_pre = flat.shape[1]
+    for e in range(count[0]):
+        b, i = ids[e] // n_pre, ids[e] % n_pre
+        _add_int(ring, b, i, flat[b, i], row_length, indices, weights, delays, clock)
+
+
+@njit(nogil=True, cache=True)
+def push_float_listed_loop(flat, row_length, indices, weights, delays, clock, ring, ids, count):
+    """:func:`push_float_loop` over listed spikes."""
+    n_pre = flat.shape[1]
+    for e in range(count[0]):
+        b, i = ids[e] // n_pre, ids[e] % n_pre
+        _add_float(ring, b, i, flat[b, i], row_length, indices, weights, delays, clock)
 
 
 @njit(nogil=True, cache=True)
@@ -146,23 +172,39 @@ def _inputs(frame, dtype, delay_dtype):
             F.array2(frame, 4, False, delay_dtype), F.array1(frame, 5, False, np.int32))
 
 
+@njit(inline="always")
+def _push_int(frame, dtype):
+    args = (*_inputs(frame, dtype, np.int32), F.flat(frame, 0, True, dtype))
+    if F.n_args(frame) == 9:  # the spikes come listed
+        push_int_listed_loop(*args, F.array1(frame, 7, False, np.int32),
+                             F.flat(frame, 8, False, np.int32))  # fmt: skip
+    else:
+        push_int_loop(*args)
+
+
+@njit(inline="always")
+def _push_float(frame, dtype):
+    args = (*_inputs(frame, dtype, dtype), F.flat(frame, 0, True, dtype))
+    if F.n_args(frame) == 9:
+        push_float_listed_loop(*args, F.array1(frame, 7, False, np.int32),
+                               F.flat(frame, 8, False, np.int32))  # fmt: skip
+    else:
+        push_float_loop(*args)
+
+
 def _build_push():
     @cfunc(F.SIGNATURE, nopython=True, nogil=True, cache=True)
     def handler(frame):
         if F.should_run(frame):
             single, delay_code = F.dtype_code(frame, 3) == F.FLOAT32, F.dtype_code(frame, 4)
             if single and delay_code == F.INT32:
-                push_int_loop(*_inputs(frame, np.float32, np.int32),
-                              F.flat(frame, 0, True, np.float32))
+                _push_int(frame, np.float32)
             elif single:
-                push_float_loop(*_inputs(frame, np.float32, np.float32),
-                                F.flat(frame, 0, True, np.float32))
+                _push_float(frame, np.float32)
             elif delay_code == F.INT32:
-                push_int_loop(*_inputs(frame, np.float64, np.int32),
-                              F.flat(frame, 0, True, np.float64))
+                _push_int(frame, np.float64)
             else:
-                push_float_loop(*_inputs(frame, np.float64, np.float64),
-                                F.flat(frame, 0, True, np.float64))
+                _push_float(frame, np.float64)
         return F.success()
 
     return handler
@@ -234,25 +276,29 @@ def _per_element(f, axis_size, in_batched, args):
     return out, jax.tree.map(lambda _: True, out)
 
 
-def push_delayed(row_length, indices, weights, delays, flat, ring, now, *, n_slots: int,
-                 n_post: int):  # fmt: skip
-    """The ring (its own shape, ``B x D x n_post`` values) with ``flat [B, n_pre]`` added."""
+def push_delayed(row_length, indices, weights, delays, flat, ring, now, listed=None, *,
+                 n_slots: int, n_post: int):  # fmt: skip
+    """The ring (its own shape, ``B x D x n_post`` values) with ``flat [B, n_pre]`` added.
+
+    ``listed``: the spikes' ``(ids, count)``, to walk them instead of reading
+    every entry of ``flat``.
+    """
 
     @custom_vmap
-    def run(row_length, indices, weights, delays, now, flat, ring):
+    def run(row_length, indices, weights, delays, now, flat, ring, *listed):
         out = jax.ShapeDtypeStruct(ring.shape, ring.dtype)
         return call("spars_cpu_push_delayed", _build_push, out, flat, row_length, indices,
                     weights, _delays(delays, weights), _clock(now, n_slots, n_post), ring,
-                    input_output_aliases={6: 0})  # fmt: skip
+                    *listed, input_output_aliases={6: 0})  # fmt: skip
 
     @run.def_vmap
     def rule(axis_size, in_batched, *args):
-        if not any(in_batched[:5]) and all(in_batched[5:]):  # shared rows: fold into B
-            *shared, flat, ring = args
+        if not any(in_batched[:5]) and all(in_batched[5:7]) and len(args) == 7:
+            *shared, flat, ring = args  # shared rows: fold the mapped axis into B
             return run(*shared, flat.reshape(-1, flat.shape[-1]), ring), True
         return _per_element(run, axis_size, in_batched, args)
 
-    return run(row_length, indices, weights, delays, now, flat, ring)
+    return run(row_length, indices, weights, delays, now, flat, ring, *(listed or ()))
 
 
 def grads_delayed(row_length, indices, weights, delays, flat, g, now, *, n_slots: int,

@@ -31,6 +31,44 @@ def list_loop(flat, ids, count):
         count[b] = found
 
 
+@njit(nogil=True, cache=True)
+def list_flat_loop(flat, ids, count):
+    """``ids[:count]``: the non-zero entries of ``flat``, ascending; ``flat.size`` after them."""
+    found = 0
+    for e in range(flat.size):
+        if flat[e] != 0:
+            ids[found] = e
+            found += 1
+    for k in range(found, ids.size):
+        ids[k] = flat.size
+    count[0] = found
+
+
+def _build_flat():
+    @cfunc(F.SIGNATURE, nopython=True, nogil=True, cache=True)
+    def handler(frame):
+        if F.should_run(frame):
+            ids, count = F.flat(frame, 0, True, np.int32), F.flat(frame, 1, True, np.int32)
+            if F.dtype_code(frame, 0) == F.FLOAT32:
+                list_flat_loop(F.flat(frame, 0, False, np.float32), ids, count)
+            else:
+                list_flat_loop(F.flat(frame, 0, False, np.float64), ids, count)
+        return F.success()
+
+    return handler
+
+
+def list_flat(flat, size: int):
+    """``(ids int32[size], count)`` of the non-zero entries of ``flat`` (any shape, read flat;
+    ``size >= flat.size``): the CPU twin of ``spars.kernels._events.event_list``."""
+
+    def run(flat):
+        shapes = (jax.ShapeDtypeStruct((size,), jnp.int32), jax.ShapeDtypeStruct((), jnp.int32))
+        return tuple(call("spars_cpu_list_flat", _build_flat, shapes, flat))
+
+    return batched(run, 0, fold=False)(flat)
+
+
 def _build():
     @cfunc(F.SIGNATURE, nopython=True, nogil=True, cache=True)
     def handler(frame):
