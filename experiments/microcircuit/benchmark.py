@@ -82,12 +82,14 @@ def worker(args) -> dict:
 
 
 def spawn(argv: list[str], name: str, threads: int = 1) -> dict:
-    """Runs ``worker`` for ``name`` in a fresh interpreter and returns its record."""
+    """Runs ``worker`` for ``name`` in a fresh interpreter: its record, or ``{"error": ...}``."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "worker.json"
         command = [sys.executable, "-m", "experiments.microcircuit.benchmark", *argv, "--worker",
                    name, "--worker-threads", str(threads), "--worker-out", str(out)]  # fmt: skip
-        subprocess.run(command, check=True)
+        done = subprocess.run(command, stderr=subprocess.PIPE, text=True)
+        if done.returncode:
+            return {"error": (done.stderr.strip().splitlines() or ["no message"])[-1]}
         return json.loads(out.read_text())
 
 
@@ -122,6 +124,9 @@ def main(argv=None) -> dict:
 
 
 def print_run(name: str, r: dict) -> None:
+    if "error" in r:
+        print(f"  {name}: failed: {r['error']}")
+        return
     rates = " ".join(f"{v['rate_hz']:.2f}" for v in r["populations"].values())
     print(f"  {name}: simulation {r['sim_s']:.1f} s, real-time factor "
           f"{r['real_time_factor']:.2f}; rates [Hz] {rates}")  # fmt: skip
@@ -131,6 +136,9 @@ def print_table(result: dict) -> None:
     print(f"\n  {'':12s} {'build [s]':>9s} {'compile [s]':>11s} {'sim [s]':>8s} {'CPU [s]':>8s} "
           f"{'RTF':>6s} {'peak [GiB]':>10s} {'load':>10s}")  # fmt: skip
     for name, r in result["runs"].items():
+        if "error" in r:
+            print(f"  {name:12s} failed: {r['error']}")
+            continue
         compile_s = f"{r['compile_s']:.1f}" if "compile_s" in r else "-"
         load = f"{r['load_before'][0]:.1f}-{r['load_after'][0]:.1f}"
         peak, rtf = r["host_peak_bytes"] / 2**30, r["real_time_factor"]
