@@ -1,7 +1,17 @@
 """Hypothesis strategies for sparse matrices and spike arrays."""
 
+import os
+
 import numpy as np
+from hypothesis import settings
 from hypothesis import strategies as st
+
+ON_CI = bool(os.environ.get("CI"))
+
+
+def examples(n: int) -> settings:
+    """``n`` examples per test, half of them (at least 3) on CI, where each example compiles."""
+    return settings(max_examples=max(3, n // 2) if ON_CI else n)
 
 
 @st.composite

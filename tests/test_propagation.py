@@ -3,12 +3,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import spars
 
-from .strategies import sparse_dense, spike_array
+from .strategies import examples, sparse_dense, spike_array
 
 CAPACITIES = st.sampled_from([None, 1, 2, 5])  # small ones force many chunks
 
@@ -27,7 +27,7 @@ def _dense_grads(w, spikes, probe):
     return d_w, d_s
 
 
-@settings(max_examples=8)  # each example compiles; tests/test_kernels.py adds fixed cases
+@examples(8)  # each example compiles; tests/test_kernels.py adds fixed cases
 @given(st.data(), sparse_dense(), st.sampled_from([(), (1,), (3,), (2, 2)]), CAPACITIES)
 def test_forward_equals_dense(data, w, batch, capacity):
     conn, values = _case(w)
@@ -39,7 +39,7 @@ def test_forward_equals_dense(data, w, batch, capacity):
     )
 
 
-@settings(max_examples=8)
+@examples(8)
 @given(st.data(), sparse_dense(allow_empty=False), st.sampled_from([(), (4,)]), CAPACITIES)
 def test_gradients_equal_dense(data, w, batch, capacity):
     conn, values = _case(w)

@@ -5,13 +5,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import spars
 from spars import rules
 
 from .reference import pairs_of
+from .strategies import examples
 
 GRID = (6, 6)
 
@@ -103,7 +104,7 @@ def _check_step(name, before, after, stats):
             assert weight == np.float32(NEW_WEIGHT[name]) and theta == 0 and sign == 0
 
 
-@settings(max_examples=5)  # each example compiles a sequence of rules
+@examples(5)  # each example compiles a sequence of rules
 @given(st.integers(0, 2**20), st.lists(st.sampled_from(RULES), min_size=1, max_size=4))
 def test_any_sequence_of_rules_keeps_invariants_and_survivors(seed, sequence):
     state = _network(seed)

@@ -2,11 +2,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import spars
 from spars.learning import STDP, stdp_update, stdp_update_columns
+
+from .strategies import examples
 
 RULE = STDP(g_max=0.2, a_plus=0.05, dt=1.0)
 
@@ -48,7 +50,7 @@ def _run(update, conn, w, pre_spikes, post_spikes):
     return jax.jit(lambda c, s: jax.lax.scan(step, c, s)[0])(carry, spikes)
 
 
-@settings(max_examples=12)
+@examples(12)
 @given(
     seed=st.integers(0, 2**16),
     n_pre=st.integers(1, 9),

@@ -2,14 +2,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import spars
 from spars import structure
 
 from .reference import add_pairs_reference, pairs_of, rows_of
-from .strategies import sparse_dense
+from .strategies import examples, sparse_dense
 
 
 def _projection(w, headroom=2.0):
@@ -17,7 +17,7 @@ def _projection(w, headroom=2.0):
     return conn, {"weight": weights, "trace": weights * 10.0}
 
 
-@settings(max_examples=15)
+@examples(15)
 @given(sparse_dense(), st.integers(0, 2**31 - 1))
 def test_remove_compacts_rows_and_moves_variables(w, seed):
     conn, variables = _projection(w)
@@ -31,7 +31,7 @@ def test_remove_compacts_rows_and_moves_variables(w, seed):
     assert int(removed) == sum(map(len, before.values())) - sum(map(len, after.values()))
 
 
-@settings(max_examples=15)
+@examples(15)
 @given(sparse_dense(), st.integers(0, 2**31 - 1), st.integers(0, 12))
 def test_remove_listed_equals_remove_with_a_keep_mask(w, seed, k):
     """Listed slots (repeats, padding and invalid entries included) as a keep mask."""
@@ -50,7 +50,7 @@ def test_remove_listed_equals_remove_with_a_keep_mask(w, seed, k):
         np.testing.assert_array_equal(a, b)
 
 
-@settings(max_examples=15)
+@examples(15)
 @given(sparse_dense(), st.integers(0, 2**31 - 1), st.sampled_from([None, 0, 3, 1000]))
 def test_add_pairs_equals_one_at_a_time_reference(w, seed, limit):
     conn, variables = _projection(w, headroom=1.3)
@@ -119,7 +119,7 @@ def test_primitives_vmap_over_networks():
         jax.tree.map(lambda x, y, b=b: np.testing.assert_array_equal(x[b], y), batched, single)
 
 
-@settings(max_examples=15)
+@examples(15)
 @given(sparse_dense(), st.sampled_from([None, 1, 2]))
 def test_column_view_lists_each_column_by_pre(w, max_col):
     conn, weights = spars.from_dense(w, headroom=1.5)
