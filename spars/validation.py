@@ -25,7 +25,8 @@ def validate(conn: Connectivity, *variables) -> Connectivity:
         *variables: per-synapse variables (arrays or PyTrees of arrays).
 
     Returns:
-        ``conn`` (with runtime checks attached when traced).
+        ``conn`` (with runtime checks attached to ``indices`` and
+        ``row_length`` when traced).
 
     Raises:
         ValueError: naming the invariant, the row and the slot that break it.
@@ -121,7 +122,7 @@ def _validate_traced(conn: Connectivity, leaves: list) -> Connectivity:
     for var in leaves:
         checks.append((jnp.any(~real & (var != 0)), "non-zero variable in padding"))
         checks.append((jnp.any(real & ~jnp.isfinite(var)), "non-finite variable"))
-    indices = idx
-    for pred, msg in checks:
-        indices = eqx.error_if(indices, pred, f"invalid connectivity: {msg}")
-    return Connectivity(indices, length, conn.n_post)
+    for pred, msg in checks:  # on both fields, so using either one keeps the check
+        idx = eqx.error_if(idx, pred, f"invalid connectivity: {msg}")
+        length = eqx.error_if(length, pred, f"invalid connectivity: {msg}")
+    return Connectivity(idx, length, conn.n_post)

@@ -117,13 +117,14 @@ def test_validate_checks_variable_shapes():
         spars.validate(spars.Connectivity(idx, length, 4), w[:, :2])
 
 
-def test_validate_under_jit_raises_at_run_time():
+@pytest.mark.parametrize("field", ["indices", "row_length"])
+def test_validate_under_jit_raises_at_run_time_whichever_field_is_used(field):
     idx, length, w = _valid()
 
     @jax.jit
     def checked(indices, weights):
         conn = spars.validate(spars.Connectivity(indices, length, 4), weights)
-        return conn.indices.sum()
+        return getattr(conn, field).sum()
 
     checked(idx, w)
     idx[0, 1] = 1
