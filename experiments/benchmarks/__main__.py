@@ -34,9 +34,15 @@ def parse_args(argv):
     parser.add_argument("--quick", action="store_true", help="small sizes, few repetitions")
     parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS)
     parser.add_argument("--reps", type=int, default=None)
+    parser.add_argument("--only", nargs="*", default=[], metavar="METHOD",
+                        help="propagate: time only these methods (e.g. spars brainevent: no "
+                             "dense or BCOO call between them to sweep the caches)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("results/benchmarks"))
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.only and "spars" not in args.only:
+        parser.error("--only needs spars among the methods: the ratios are to spars")
+    return args
 
 
 def run(args) -> dict:
@@ -47,7 +53,8 @@ def run(args) -> dict:
     if "propagate" in todo:
         cases = propagate.CASES[:1] if args.quick else propagate.CASES
         key = jax.random.key(args.seed)
-        out["propagate"] = [propagate.run_case(jax.random.fold_in(key, k), case, reps)
+        out["propagate"] = [propagate.run_case(jax.random.fold_in(key, k), case, reps,
+                                               tuple(args.only))
                             for k, case in enumerate(cases)]  # fmt: skip
     if "lif_loop" in todo:
         out["lif_loop"] = [loops.lif_loop(reps=reps, seed=args.seed, **sizes["lif_loop"])]

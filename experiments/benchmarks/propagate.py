@@ -57,13 +57,16 @@ def methods(conn, weights):
     return found
 
 
-def run_case(key, case, reps: int) -> dict:
-    """Forward and forward+backward [ms] of every method on one case, timed in turns."""
+def run_case(key, case, reps: int, only: tuple[str, ...] = ()) -> dict:
+    """Forward and forward+backward [ms] of every method (or those in ``only``) on one
+    case, timed in turns."""
     conn, weights, spikes, probe = make_case(key, *case)
     row = {"case": dict(zip(("batch", "n_pre", "n_post", "p", "spiking"), case, strict=True))}
     row["case"]["synapses"] = int(conn.n_synapses)
     calls = {}
     for name, (fwd, w) in methods(conn, weights).items():
+        if only and name not in only:
+            continue
         loss = jax.grad(lambda w_, s, f=fwd: jnp.vdot(f(w_, s), probe), argnums=(0, 1))
         backend = "xla" if name == "spars_xla" else "auto"
         calls[(name, "forward_ms")] = (compiled(fwd, backend, w, spikes), (w, spikes))
