@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from experiments.benchmarks import kernels as kb
 from experiments.benchmarks import propagate as benchmark
 from experiments.benchmarks import rewiring as rb
@@ -78,3 +80,15 @@ def test_brunel_statistics_of_known_trains():
     stats = statistics(p, times, units)
     assert stats["rate_hz"] == (regular.size + poisson.size) / 2
     assert abs(stats["cv"] - 0.5) < 0.05  # mean of 0 and ~1
+
+
+def test_propagation_methods_timed_alone(monkeypatch):
+    from experiments.benchmarks import __main__ as peers
+
+    monkeypatch.setattr(benchmark, "CASES", ((2, 50, 40, 0.2, 0.1),))
+    args = peers.parse_args(["--quick", "--reps", "1", "--skip", "lif_loop", "scaling",
+                             "brunel", "--only", "spars", "dense"])  # fmt: skip
+    row = peers.run(args)["propagate"][0]
+    assert set(row) == {"case", "spars", "dense"} and row["dense"]["forward_ms"] > 0
+    with pytest.raises(SystemExit):
+        peers.parse_args(["--only", "dense"])
