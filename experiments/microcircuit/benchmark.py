@@ -24,7 +24,7 @@ from pathlib import Path
 
 from . import nest_model, report, stats
 from . import run as R
-from .config import Config, check, model
+from .config import Config, checked_for_cli, model
 
 QUICK = dict(scale=0.1, t_presim=100.0, t_sim=500.0)
 PUBLISHED_GPU = (  # quoted from the publications, not measured here
@@ -59,11 +59,7 @@ def parse_args(argv) -> argparse.Namespace:
 def config_of(args) -> Config:
     cfg = Config(n_scale=args.scale, k_scale=args.k_scale, poisson=args.poisson,
                  t_presim=args.t_presim, t_sim=args.t_sim, seed=args.seed)  # fmt: skip
-    try:
-        check(cfg)
-    except ValueError as err:
-        raise SystemExit(f"error: {err}") from None
-    return cfg
+    return checked_for_cli(cfg)
 
 
 def worker(args) -> dict:

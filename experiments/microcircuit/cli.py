@@ -21,7 +21,7 @@ import jax
 from . import figures, report, stats
 from . import params as P
 from . import run as R
-from .config import Config, check, model
+from .config import Config, checked_for_cli, model
 
 QUICK = dict(scale=0.1, k_scale=0.1, t_presim=200.0, t_sim=1000.0)
 
@@ -50,11 +50,7 @@ def parse_args(argv) -> argparse.Namespace:
 def config_of(args) -> Config:
     cfg = Config(n_scale=args.scale, k_scale=args.k_scale, poisson=not args.dc, v0=args.v0,
                  t_presim=args.t_presim, t_sim=args.t_sim, seed=args.seed)  # fmt: skip
-    try:
-        check(cfg)
-    except ValueError as err:
-        raise SystemExit(f"error: {err}") from None
-    return cfg
+    return checked_for_cli(cfg)
 
 
 def run_model(cfg: Config, progress: bool = True) -> tuple[dict, dict]:

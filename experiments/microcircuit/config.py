@@ -69,6 +69,15 @@ def check(cfg: Config) -> None:
                          f"{0.5 / P.FULL_SIZES.min():.1e}")  # fmt: skip
 
 
+def checked_for_cli(cfg: Config) -> Config:
+    """``cfg`` if :func:`check` passes; otherwise exits with its message (command lines)."""
+    try:
+        check(cfg)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
+    return cfg
+
+
 def model(cfg: Config) -> Model:
     """The model's numbers at ``cfg``'s scale, with the published compensation."""
     check(cfg)
