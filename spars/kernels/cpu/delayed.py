@@ -114,6 +114,9 @@ def grads_int_loop(flat_t, row_length, indices, weights, delays, clock, g_t, ds_
     ``flat_t``/``ds_t`` are ``[n_pre, B]`` and ``g_t [D * n_post, B]``: each
     synapse's slot is found once and the batch runs innermost, contiguous.
     """
+    if flat_t.shape[1] == 1:
+        return _grads_int_single(flat_t, row_length, indices, weights, delays, clock, g_t, ds_t,
+                                 dw)  # fmt: skip
     now, n_slots, n_post = clock[0], clock[1], clock[2]
     n_batch, max_row = flat_t.shape[1], indices.shape[1]
     ds_t[:] = 0
@@ -133,6 +136,9 @@ def grads_int_loop(flat_t, row_length, indices, weights, delays, clock, g_t, ds_
 @njit(nogil=True, cache=True)
 def grads_float_loop(flat_t, row_length, indices, weights, delays, clock, g_t, ds_t, dw, dd):
     """As :func:`grads_int_loop` at the interpolated slots; ``dd[i, k] = w sum_b s slope``."""
+    if flat_t.shape[1] == 1:
+        return _grads_float_single(flat_t, row_length, indices, weights, delays, clock, g_t,
+                                   ds_t, dw, dd)  # fmt: skip
     now, n_slots, n_post = clock[0], clock[1], clock[2]
     n_batch, max_row = flat_t.shape[1], indices.shape[1]
     ds_t[:] = 0
@@ -152,6 +158,46 @@ def grads_float_loop(flat_t, row_length, indices, weights, delays, clock, g_t, d
                     acc_slope += flat_t[i, b] * slope
                 dw[i, k] = acc
                 dd[i, k] = w * acc_slope
+
+
+@njit(nogil=True, cache=True)
+def _grads_int_single(flat_t, row_length, indices, weights, delays, clock, g_t, ds_t, dw):
+    """:func:`grads_int_loop` at batch 1: each row's spike gradient summed in a register,
+    the weight gradient written on spiking rows only (zero on the others)."""
+    now, n_slots, n_post = clock[0], clock[1], clock[2]
+    dw[:] = 0
+    for i in range(indices.shape[0]):
+        s, acc = flat_t[i, 0], 0.0
+        for k in range(min(row_length[i], indices.shape[1])):
+            j = indices[i, k]
+            if 0 <= j < n_post:
+                g = g_t[_slot(delays[i, k], now, n_slots) * n_post + j, 0]
+                acc += weights[i, k] * g
+                if s != 0:
+                    dw[i, k] = s * g
+        ds_t[i, 0] = acc
+
+
+@njit(nogil=True, cache=True)
+def _grads_float_single(flat_t, row_length, indices, weights, delays, clock, g_t, ds_t, dw,
+                        dd):  # fmt: skip
+    """:func:`grads_float_loop` at batch 1, as :func:`_grads_int_single`."""
+    now, n_slots, n_post = clock[0], clock[1], clock[2]
+    dw[:] = 0
+    dd[:] = 0
+    for i in range(indices.shape[0]):
+        s, acc = flat_t[i, 0], 0.0
+        for k in range(min(row_length[i], indices.shape[1])):
+            j = indices[i, k]
+            if 0 <= j < n_post:
+                lo, hi, f = _split(delays[i, k], now, n_slots)
+                g_lo = g_t[lo * n_post + j, 0]
+                slope = g_t[hi * n_post + j, 0] - g_lo
+                acc += weights[i, k] * (g_lo + f * slope)
+                if s != 0:
+                    dw[i, k] = s * (g_lo + f * slope)
+                    dd[i, k] = weights[i, k] * s * slope
+        ds_t[i, 0] = acc
 
 
 @njit(nogil=True, cache=True)
