@@ -15,7 +15,7 @@ from spars.learning import (
     mean_cross_entropy,
     trainable,
 )
-from spars.learning.eventprop import EventPropSNN, eventprop_grads
+from spars.learning.eventprop import ActivityFloor, EventPropSNN, eventprop_grads
 from tests.eventprop_nets import CELL, random_rows
 
 TAU_M, TAU_S, THETA, W = 10.0, 2.0, 1.0, 1.1
@@ -181,6 +181,8 @@ def test_bad_calls_are_refused():
         )
     with pytest.raises(ValueError, match="max_spikes must be an int >= 1"):
         eventprop_grads(model, x, jnp.array([0, 1, 2, 0]), max_spikes=0)
+    with pytest.raises(ValueError, match=r"ActivityFloor.f_min must be > 0 Hz, got 0"):
+        eventprop_grads(model, x, jnp.array([0, 1, 2, 0]), floor=ActivityFloor(1.0, 0.0))
     with pytest.raises(ValueError, match=r"inputs must be \[T, batch, n_in=5\]"):
         eventprop_grads(model, x[..., :4], jnp.array([0, 1, 2, 0]))
     lif = RecurrentSNN(DenseSynapses(jnp.zeros((5, 4))), DenseSynapses(jnp.zeros((4, 4))),

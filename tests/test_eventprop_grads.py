@@ -9,6 +9,7 @@ import pytest
 from spars import kernels
 from spars.learning import RateRegularisation, bptt_grads, mean_cross_entropy, trainable
 from spars.learning.eventprop import (
+    ActivityFloor,
     FirstSpikeLoss,
     eventprop_grads,
     max_cross_entropy,
@@ -17,12 +18,13 @@ from spars.learning.eventprop import (
 )
 from tests.eventprop_nets import T, network
 
-NO_REG = RateRegularisation()
-CASES = {  # (w_in, w_rec, spiking readout, loss, regulariser)
+NO_REG = (RateRegularisation(), ActivityFloor())
+CASES = {  # (w_in, w_rec, spiking readout, loss, (regulariser, activity floor))
     "dense_recurrent": ("dense", "dense", False, mean_cross_entropy, NO_REG),
-    "float_delays": ("float_delays", "float_delays", False, summed_cross_entropy, NO_REG),
+    "float_delays": ("float_delays", "float_delays", False, summed_cross_entropy,
+                     (RateRegularisation(), ActivityFloor(0.5, 30.0))),
     "int_delays_reg": ("int_delays", "sparse", False, max_cross_entropy,
-                       RateRegularisation(0.1, 10.0)),
+                       (RateRegularisation(0.1, 10.0), ActivityFloor(0.2, 20.0))),
     "feedforward_first_spike": ("sparse", None, True, FirstSpikeLoss(), NO_REG),
 }  # fmt: skip
 
@@ -33,14 +35,20 @@ def _float64_xla():
         yield
 
 
-def reference_loss(model, x, labels, loss, reg):
-    """The loss through the differentiable simulation plus the regulariser's surrogate term,
-    and ``(loss + regulariser value, spike count)``."""
+def reference_loss(model, x, labels, loss, regs):
+    """The loss through the differentiable simulation plus the regulariser's surrogate term
+    and the activity floor (written out here), and ``(loss + both values, spike count)``."""
+    reg, floor = regs
     trace = model.simulate(x)
-    penalty, per_spike = rate_regulariser(trace.spikes.z.sum(0), reg, T, model.hidden.dt)
+    counts = trace.spikes.z.sum(0)
+    penalty, per_spike = rate_regulariser(counts, reg, T, model.hidden.dt)
     surrogate = jnp.sum(jax.lax.stop_gradient(trace.spikes.z * per_spike) * trace.v_free)
-    value = loss(trace.readout, labels)
-    return value + surrogate, (value + penalty, trace.spikes.z.sum())
+    nu_min = floor.f_min * T * model.hidden.dt * 1e-3
+    deficit = jax.lax.stop_gradient(jnp.clip(1.0 - counts.mean(0) / nu_min, 0.0, None))
+    theta = model.hidden.v_thresh - model.hidden.v_rest
+    lift = floor.c * jnp.sum(deficit * (theta - trace.v_free).mean((0, 1)))
+    value = loss(trace.readout, labels) + lift
+    return value + surrogate, (value + penalty, counts.sum())
 
 
 @eqx.filter_jit
@@ -65,7 +73,7 @@ def _check_close(got, expected, rtol=1e-9):
 
 def _both(case, model, x, labels):
     *_, loss, reg = CASES[case]
-    grads, metrics = EVENTPROP(model, x, labels, reg, loss=loss, max_spikes=800)
+    grads, metrics = EVENTPROP(model, x, labels, reg[0], loss=loss, max_spikes=800, floor=reg[1])
     (value, n_spikes), expected = reference_grads(model, x, labels, loss, reg)
     _check_close(grads, expected)
     np.testing.assert_allclose(metrics.loss, value, rtol=1e-12)
@@ -103,7 +111,7 @@ def test_edges_silent_saturated_and_empty_rows(case):
 def test_finite_differences_for_weights_and_delays(case):
     w_in, w_rec, spiking, loss, reg = CASES[case]
     model, x, labels = network(w_in, w_rec, spiking)
-    grads, _ = EVENTPROP(model, x, labels, reg, loss=loss, max_spikes=800)
+    grads, _ = EVENTPROP(model, x, labels, reg[0], loss=loss, max_spikes=800, floor=reg[1])
     value = eqx.filter_jit(lambda m: reference_loss(m, x, labels, loss, reg)[1])
     n_spikes = value(model)[1]
     wheres = {"w_in": lambda m: m.w_in.weight, "w_out": lambda m: m.w_out}
@@ -125,3 +133,29 @@ def test_finite_differences_for_weights_and_delays(case):
             assert fd == pytest.approx(float(g[idx]), rel=1e-5, abs=1e-7)
             checked += 1
     assert checked >= 3 * len(wheres) - 2
+
+
+def test_the_activity_floor_reaches_silent_neurons():
+    """Without the floor a silent neuron's input synapses get no gradient; with it, each
+    synapse from an input that spiked gets a negative one (more weight, less loss), the
+    neurons at or above ``f_min`` get the same gradient as without it."""
+    model, x, labels = network("sparse", None)  # feed-forward: neurons independent
+    model = eqx.tree_at(lambda m: m.w_in.weight, model, model.w_in.weight * 0.4)
+    reg = RateRegularisation()
+    plain, _ = EVENTPROP(model, x, labels, reg, loss=mean_cross_entropy, max_spikes=800)
+    floor = ActivityFloor(1.0, 20.0)
+    lifted, _ = EVENTPROP(model, x, labels, reg, loss=mean_cross_entropy, max_spikes=800,
+                          floor=floor)  # fmt: skip
+    counts = model.simulate(x).spikes.z.sum((0, 1))
+    silent = np.flatnonzero(counts == 0)
+    full = np.flatnonzero(counts.astype(float) / x.shape[1] >= floor.f_min * T * 1e-3)
+    assert len(silent) >= 2 and len(full) >= 1
+    conn = model.w_in.conn
+    reached = np.isin(np.asarray(conn.indices), silent) & np.asarray(conn.mask)
+    reached &= np.asarray(x.sum((0, 1)) > 0)[:, None]
+    assert reached.sum() >= 3
+    assert not np.any(np.asarray(plain.w_in.weight)[reached])
+    assert np.all(np.asarray(lifted.w_in.weight)[reached] < 0)
+    untouched = np.isin(np.asarray(conn.indices), full) & np.asarray(conn.mask)
+    np.testing.assert_allclose(np.asarray(lifted.w_in.weight)[untouched],
+                               np.asarray(plain.w_in.weight)[untouched], rtol=1e-12)  # fmt: skip

@@ -209,6 +209,7 @@ def test_classifier_trains_with_eventprop_and_learned_delays(tmp_path):
     for name, run in runs.items():
         config, epoch = run["config"], run["epochs"][0]
         assert config["gain_in"] == 16.0 and config["delays"] and config["rule"] == "eventprop"
+        assert config["floor"] == 0.1 and config["f_min"] == 5.0
         assert 0 <= epoch["test_accuracy"] <= 1 and epoch["rate_hz"] > 0
         args = cli.parse_args(argv)
         for k, v in config.items():

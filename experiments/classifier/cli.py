@@ -40,10 +40,11 @@ ONLINE_HELP = "e-prop by per-synapse traces (memory independent of the trial len
 DATASETS = ["manifolds", "yin_yang", "shd", "ssc", "nmnist", "dvs_gesture"]
 QUICK_FILES = dict(train_samples=512, test_samples=256, epochs=2, batch=32, hidden=128)
 # EventProp gives no gradient to a neuron that never fires: it starts from a more active
-# hidden layer and keeps each neuron's spike count near the target with a strong regulariser
-# (measured in docs/eventprop.md); CurrentLIF neurons (--neuron lif). Applied to --rule
-# eventprop runs unless the option is given
-RULE_DEFAULTS = {"eventprop": dict(gain_in=16.0, c_reg=30.0, neuron="lif")}
+# hidden layer, keeps each neuron's spike count near the target with a strong regulariser and
+# lifts the potential of neurons below 5 Hz (the activity floor; measured in
+# docs/eventprop.md); CurrentLIF neurons (--neuron lif). Applied to --rule eventprop runs
+# unless the option is given
+RULE_DEFAULTS = {"eventprop": dict(gain_in=16.0, c_reg=30.0, floor=0.1, f_min=5.0, neuron="lif")}
 
 
 def parse_args(argv):
@@ -127,6 +128,9 @@ def _training(g):
     g.add_argument("--c-reg", type=float, default=1.0, help="firing-rate regularisation")
     g.add_argument("--f-target", type=float, default=10.0, help="target rate [Hz]")
     g.add_argument("--tau-reg", type=float, default=500.0, help="rate estimate time constant [ms]")
+    g.add_argument("--floor", type=float, default=0.0,
+                   help="EventProp: activity floor (lifts neurons below --f-min)")  # fmt: skip
+    g.add_argument("--f-min", type=float, default=5.0, help="EventProp: floor rate [Hz]")
     g.add_argument("--feedback", default="symmetric", choices=["symmetric", "random"])
     g.add_argument("--online", action="store_true", help=ONLINE_HELP)
     g.add_argument("--lr-delay", type=float, default=0.2, help="Adam step of delays [steps]")

@@ -34,6 +34,7 @@ from spars.learning import (
     per_step_cross_entropy,
 )
 from spars.learning.eventprop import (
+    ActivityFloor,
     EventPropSNN,
     eventprop_grads,
     max_cross_entropy,
@@ -223,7 +224,9 @@ def make_train_step(args, n_out: int, key, bounds: dict | None = None):
             )
         elif args.rule == "eventprop":
             max_spikes = args.max_spikes or x.shape[0] * x.shape[1] * args.hidden // 4
-            g, metrics = eventprop_grads(model, x, labels, reg, loss=loss, max_spikes=max_spikes)
+            floor = ActivityFloor(args.floor, args.f_min)
+            g, metrics = eventprop_grads(model, x, labels, reg, loss=loss, max_spikes=max_spikes,
+                                         floor=floor)  # fmt: skip
         else:
             g, metrics = bptt_grads(model, x, labels, reg, loss=loss)
         _, pullback = jax.vjp(lambda p: weights_of(p, state.signs), state.params)

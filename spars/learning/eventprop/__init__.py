@@ -11,7 +11,9 @@ Knight & Nowotny 2025). See docs/eventprop.md for the equations.
 """
 
 from ._grads import eventprop_grads as eventprop_grads
+from ._losses import ActivityFloor as ActivityFloor
 from ._losses import FirstSpikeLoss as FirstSpikeLoss
+from ._losses import activity_floor as activity_floor
 from ._losses import max_cross_entropy as max_cross_entropy
 from ._losses import rate_regulariser as rate_regulariser
 from ._losses import summed_cross_entropy as summed_cross_entropy

@@ -42,13 +42,14 @@ class Adjoint(NamedTuple):
     spikes: Spikes  # this step's hidden spikes, [B, n] each
 
 
-def backward(model, cells, x, fwd, d_readout, reg_grad) -> Grads:
+def backward(model, cells, x, fwd, d_readout, reg_grad, floor_grad) -> Grads:
     """Gradients of the loss whose cotangent w.r.t. the readout output is ``d_readout``.
 
     Args:
         model: the network; cells: its ``Cells``; x: ``[T, B, n_in]`` inputs.
         fwd: the ``Forward`` record. d_readout: ``[T, B, n_out]`` or ``[B, n_out]``.
         reg_grad: ``[n]`` the regulariser's ``dL/dv_free`` at each spike of a neuron.
+        floor_grad: ``[n]`` the activity floor's ``dL/dv_free`` at every step.
     """
     n_steps, batch = x.shape[:2]
     n = model.hidden.n
@@ -70,7 +71,7 @@ def backward(model, cells, x, fwd, d_readout, reg_grad) -> Grads:
         k, x_k, dy_k = inputs
         prev, listed = read(k)
         adj, grads, g_out = _readout(model, cells, fwd.first, d_readout, adj, grads, k, dy_k)
-        g_free = adj.spikes.z * reg_grad
+        g_free = adj.spikes.z * reg_grad + floor_grad
         lam, lam_free = cell_adjoint(cells.hidden, adj.hidden, adj.spikes,
                                      adj.g_sigma + g_out, g_free)  # fmt: skip
         cot = (adj.hidden.i, lam_free)

@@ -1,7 +1,7 @@
 """EventProp's forward pass: the simulation, keeping only what the adjoint needs.
 
 Kept: the spike record (``_record``), the spikes per step, each hidden
-neuron's spike count, the readout (``[T, B, n_out]`` potentials: ``n_out``
+neuron's spike count and summed free potential, the readout (``[T, B, n_out]`` potentials: ``n_out``
 values a step) or each readout neuron's first spike (time, step, sigma,
 inv_slope). Nothing else of the ``T x B x n`` states is stored.
 """
@@ -19,6 +19,7 @@ class Forward(NamedTuple):
     record: R.SpikeRecord
     counts: jax.Array  # int32[T]: hidden spikes per step (whole batch)
     per_neuron: jax.Array  # [B, n]: spike count of each hidden neuron
+    v_free_sum: jax.Array  # [B, n]: hidden free potentials summed over the steps [mV]
     readout: jax.Array  # [T, B, n_out] potentials, or [B, n_out] first spike times [ms]
     first: tuple | None  # spiking readout: (time, fired, sigma, inv_slope, step)
 
@@ -32,20 +33,21 @@ def forward(model, x, capacity: int) -> Forward:
     size, _ = R.window(batch, n)
 
     def body(state, inputs):
-        carry, record, per_neuron = state
+        carry, record, per_neuron, v_sum = state
         k, x_k = inputs
-        carry, (spikes, _, y) = step(model, cells, carry, x_k, k, events=True)
+        carry, (spikes, v_free, y) = step(model, cells, carry, x_k, k, events=True)
         ids, count = R.list_spikes(spikes.z, size)
         record = R.write(record, capacity, ids, count, spikes.sigma, spikes.inv_slope)
         carry = carry._replace(listed=(ids, count))
-        return (carry, record, per_neuron + spikes.z), (count, y)
+        return (carry, record, per_neuron + spikes.z, v_sum + v_free), (count, y)
 
     init: Carry = initial_carry(model, batch, dtype)
     init = init._replace(listed=(jnp.full((size,), batch * n, jnp.int32), jnp.int32(0)))
-    state = (init, R.empty_record(capacity, batch, n, dtype), jnp.zeros((batch, n), dtype))
+    zeros = jnp.zeros((batch, n), dtype)
+    state = (init, R.empty_record(capacity, batch, n, dtype), zeros, zeros)
     ks = jnp.arange(n_steps, dtype=jnp.int32)
-    (carry, record, per_neuron), (counts, y) = jax.lax.scan(body, state, (ks, x))
+    (carry, record, per_neuron, v_sum), (counts, y) = jax.lax.scan(body, state, (ks, x))
     if model.spiking_readout:
         time, fired = carry.first[:2]
         y = jnp.where(fired, time, n_steps) * model.hidden.dt
-    return Forward(record, counts, per_neuron, y, carry.first)
+    return Forward(record, counts, per_neuron, v_sum, y, carry.first)

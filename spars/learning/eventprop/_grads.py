@@ -14,7 +14,7 @@ from ..recurrent import (
 )
 from ._backward import backward
 from ._forward import forward
-from ._losses import FirstSpikeLoss, rate_regulariser
+from ._losses import NO_FLOOR, ActivityFloor, FirstSpikeLoss, activity_floor, rate_regulariser
 from ._network import EventPropSNN
 from ._simulate import cells_of
 
@@ -29,6 +29,7 @@ def eventprop_grads(
     *,
     loss=None,
     max_spikes: int | None = None,
+    floor: ActivityFloor = NO_FLOOR,
 ):
     """EventProp (Wunderlich & Pehle 2021; delays: Meszaros et al. 2025) for an EventPropSNN.
 
@@ -53,6 +54,8 @@ def eventprop_grads(
         max_spikes: capacity of the spike record: hidden spikes of the whole
             batch and trial (static). Default 5% of ``T x B x n_rec``. More
             spikes is an error at run time, never a truncated gradient.
+        floor: :class:`ActivityFloor`: a gradient for neurons firing below a
+            rate (silent neurons get none from the loss); off by default.
 
     Returns:
         ``(grads, Metrics)``: ``grads`` has ``model``'s structure with arrays
@@ -68,8 +71,11 @@ def eventprop_grads(
     loss = loss if loss is not None else default_loss(model)
     fwd = forward(model, x, capacity)
     value, d_readout = jax.value_and_grad(loss)(fwd.readout, labels)
+    cells = cells_of(model)
     penalty, reg_grad = rate_regulariser(fwd.per_neuron, reg, n_steps, model.hidden.dt)
-    raw = backward(model, cells_of(model), x, fwd, d_readout, reg_grad)
+    lift, floor_grad = activity_floor(fwd.per_neuron, fwd.v_free_sum, floor, n_steps,
+                                      model.hidden.dt, cells.hidden.theta)  # fmt: skip
+    raw = backward(model, cells, x, fwd, d_readout, reg_grad, floor_grad)
     grads = _as_model(model, raw)
     overflow = jnp.sum(fwd.counts) > capacity
     grads = eqx.error_if(
@@ -80,7 +86,7 @@ def eventprop_grads(
     )
     correct = jnp.sum(model.predict(fwd.readout) == labels)
     rate = fwd.per_neuron.mean() * 1e3 / (n_steps * model.hidden.dt)
-    return grads, Metrics(value + penalty, correct, rate)
+    return grads, Metrics(value + penalty + lift, correct, rate)
 
 
 def default_loss(model: EventPropSNN):

@@ -9,6 +9,8 @@ loss of Nowotny, Turner & Knight's "Loss shaping" study),
 ``t [B, n_out]`` [ms] (a spiking readout): :class:`FirstSpikeLoss`.
 """
 
+from typing import NamedTuple
+
 import equinox as eqx
 import jax.numpy as jnp
 import optax
@@ -70,3 +72,46 @@ def rate_regulariser(per_neuron, reg, n_steps: int, dt: float):
     excess = per_neuron.mean(0) - nu
     value = 0.5 * reg.c_reg * jnp.sum(excess**2)
     return value, reg.c_reg * excess / per_neuron.shape[0]
+
+
+class ActivityFloor(NamedTuple):
+    """Raises the potential of hidden neurons that fire below ``f_min``, at every step.
+
+    A neuron that never fires gets no EventProp gradient on its input
+    synapses (nothing in the loss depends on them), and a rewiring rule's
+    L1 term then only shrinks them. This term gives it one: the loss
+
+    ``c * sum_j d_j mean_{b,k} (theta - v_free_bjk)``,
+    ``d_j = max(0, 1 - mean_b n_bj / nu_min)``, ``nu_min = f_min T dt``,
+
+    the mean distance below threshold of each neuron, weighted by its
+    deficit of spikes (``d_j`` is piecewise constant in the parameters, so
+    ``dL/dv_free = -c d_j / (B T)`` at every step is its exact gradient
+    wherever it is differentiable). Neurons at or above ``f_min`` [Hz] feel
+    nothing.
+
+    Attributes:
+        c: strength [per mV]; 0 switches the term off.
+        f_min: the rate [Hz] below which a neuron is pushed up.
+    """
+
+    c: float = 0.0
+    f_min: float = 5.0
+
+
+NO_FLOOR = ActivityFloor()
+
+
+def activity_floor(per_neuron, v_free_sum, floor: ActivityFloor, n_steps: int, dt: float, theta):
+    """``(value, dL/dv_free [n] at every step)`` of :class:`ActivityFloor`.
+
+    ``per_neuron [B, n]``: spike counts; ``v_free_sum [B, n]``: the free
+    potentials [mV] summed over the steps; ``theta`` [mV]: the threshold.
+    """
+    if isinstance(floor.f_min, (int, float)) and not floor.f_min > 0:
+        raise ValueError(f"ActivityFloor.f_min must be > 0 Hz, got {floor.f_min}")
+    nu_min = floor.f_min * n_steps * dt * 1e-3
+    deficit = jnp.maximum(0.0, 1.0 - per_neuron.mean(0) / nu_min)
+    distance = theta - v_free_sum.mean(0) / n_steps
+    value = floor.c * jnp.sum(deficit * distance)
+    return value, -floor.c * deficit / (per_neuron.shape[0] * n_steps)
