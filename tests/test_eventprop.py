@@ -190,3 +190,20 @@ def test_bad_calls_are_refused():
                        neurons.LeakyIntegrator(3))  # fmt: skip
     with pytest.raises(ValueError, match="eventprop_grads trains an EventPropSNN"):
         eventprop_grads(lif, x, jnp.array([0, 1, 2, 0]))
+
+
+@pytest.mark.parametrize("kinds", [("float_delays", "float_delays"), ("int_delays", "sparse"),
+                                   ("dense", "dense")])  # fmt: skip
+def test_run_over_events_equals_the_differentiable_run(kinds):
+    """``events=True`` scatters only the spikes' rows into the delay ring: the same spikes and
+    readout as scattering every row (float64), with and without delays, all or no inputs."""
+    from tests.eventprop_nets import network
+
+    with jax.enable_x64(True):
+        model, x, _ = network(*kinds)
+        for inputs in (x, 0.0 * x, jnp.ones_like(x)):
+            (z, y), (z_ev, y_ev) = (eqx.filter_jit(model.run)(inputs, events=e)
+                                    for e in (False, True))  # fmt: skip
+            np.testing.assert_array_equal(z_ev, z)
+            np.testing.assert_allclose(y_ev, y, rtol=1e-12, atol=1e-12)
+        assert float(z.sum()) > 0 and float(z_ev.sum()) == float(z.sum())

@@ -317,7 +317,8 @@ def _age_bin(age):
 @eqx.filter_jit
 def evaluate(model: RecurrentSNN, x, labels, valid, loss=per_step_cross_entropy):
     """Summed ``loss`` and correct count over the ``valid`` samples of a batch."""
-    _, y = model.run(x)
+    # EventProp networks with delays: scatter only the spikes' rows (no gradient needed here)
+    _, y = model.run(x, events=True) if isinstance(model, EventPropSNN) else model.run(x)
     per_sample = jax.vmap(loss, in_axes=(1, 0))(y[:, :, None], labels[:, None])
     correct = jnp.argmax(y.mean(0), -1) == labels
     return jnp.sum(jnp.where(valid, per_sample, 0.0)), jnp.sum(correct & valid)

@@ -81,14 +81,22 @@ class EventPropSNN(eqx.Module):
                    is not None]  # fmt: skip
         return max(delayed, default=0)
 
-    def simulate(self, x: Float[Array, "T B n_in"]):
-        """The whole :class:`~._simulate.Trace` of the simulation (differentiable by ``jax``)."""
-        return simulate(self, x)
+    def simulate(self, x: Float[Array, "T B n_in"], *, events: bool = False):
+        """The whole :class:`~._simulate.Trace` of the simulation.
 
-    def run(self, x: Float[Array, "T B n_in"]):
+        ``events=False`` (default): differentiable by ``jax``; a delayed
+        projection scatters every presynaptic row each step. ``events=True``:
+        the same simulation with only the spikes' rows scattered (much faster
+        with delays and sparse activity; not reverse-differentiable), for
+        inference.
+        """
+        return simulate(self, x, events=events)
+
+    def run(self, x: Float[Array, "T B n_in"], *, events: bool = False):
         """``(hidden spikes [T, B, n_rec], readout)``: the readout's potential ``[T, B, n_out]``
-        [mV], or (spiking readout) its first spike times ``[B, n_out]`` [ms], ``T dt`` if none."""
-        trace = self.simulate(x)
+        [mV], or (spiking readout) its first spike times ``[B, n_out]`` [ms], ``T dt`` if none.
+        ``events``: as in :meth:`simulate`."""
+        trace = self.simulate(x, events=events)
         return trace.spikes.z, trace.readout
 
     def predict(self, readout_output):

@@ -143,8 +143,9 @@ def readout_values(cell: Cell, spikes: Spikes):
     return jnp.stack([spikes.z * cell.k_i(spikes.sigma)[0], spikes.z * cell.k_v(spikes.sigma)[0]])
 
 
-def simulate(model, x) -> Trace:
-    """Runs the reference simulation over ``x [T, B, n_in]`` (see :class:`Trace`)."""
+def simulate(model, x, events: bool = False) -> Trace:
+    """Runs the simulation over ``x [T, B, n_in]`` (see :class:`Trace`); ``events``: delayed
+    projections scatter only the spikes' rows (not reverse-differentiable)."""
     check_inputs(model, x)
     n_steps, batch = x.shape[:2]
     dtype = jnp.result_type(model.w_out.dtype, float)
@@ -152,7 +153,7 @@ def simulate(model, x) -> Trace:
 
     def body(carry, inputs):
         k, x_k = inputs
-        return step(model, cells, carry, x_k, k, events=False)
+        return step(model, cells, carry, x_k, k, events=events)
 
     ks = jnp.arange(n_steps, dtype=jnp.int32)
     carry, (spikes, v_free, y) = jax.lax.scan(body, initial_carry(model, batch, dtype), (ks, x))
