@@ -1,8 +1,14 @@
 import os
 
-import numpy as np
-import pytest
-from hypothesis import HealthCheck, settings
+# The least XLA optimisation: the tests compile hundreds of programs to compare them, not to
+# time them (set before jax starts its backend; an XLA_FLAGS that sets the level wins)
+FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE}".strip()
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile(
     "spars",

@@ -45,9 +45,11 @@ def _apply(name, key, conn, variables):
     if name == "rigl_dense":
         return rules.rigl(key, conn, v, jax.random.normal(key, conn.shape), zeta=0.2, **new)
     if name == "rigl_sampled":
-        score = rules.outer_product_score(
-            jax.random.normal(key, (4, conn.n_pre)), jax.random.normal(key, (4, conn.n_post))
-        )
+        # integer-valued factors: every score is exact, so however a compiler orders the
+        # sums (batched or not), ties and order are the same and vmap equals one network
+        a, g = (jax.random.randint(key, (4, n), -8, 9).astype(jnp.float32)
+                for n in (conn.n_pre, conn.n_post))  # fmt: skip
+        score = rules.outer_product_score(a, g)
         return rules.rigl(key, conn, v, score, zeta=0.2, **new)
     if name == "prune":
         return rules.magnitude_prune(key, conn, v, sparsity=0.9)
