@@ -44,7 +44,7 @@ QUICK_FILES = dict(train_samples=512, test_samples=256, epochs=2, batch=32, hidd
 # lifts the potential of neurons below 5 Hz (the activity floor; measured in
 # docs/eventprop.md); CurrentLIF neurons (--neuron lif). Applied to --rule eventprop runs
 # unless the option is given
-RULE_DEFAULTS = {"eventprop": dict(gain_in=16.0, c_reg=30.0, floor=0.1, f_min=5.0, neuron="lif")}
+RULE_DEFAULTS = {"eventprop": dict(gain_in=16.0, c_reg=30.0, floor=0.1, neuron="lif")}
 
 
 def parse_args(argv):

@@ -193,9 +193,10 @@ def _grads_float_single(flat_t, row_length, indices, weights, delays, clock, g_t
                 lo, hi, f = _split(delays[i, k], now, n_slots)
                 g_lo = g_t[lo * n_post + j, 0]
                 slope = g_t[hi * n_post + j, 0] - g_lo
-                acc += weights[i, k] * (g_lo + f * slope)
+                g = g_lo + f * slope
+                acc += weights[i, k] * g
                 if s != 0:
-                    dw[i, k] = s * (g_lo + f * slope)
+                    dw[i, k] = s * g
                     dd[i, k] = weights[i, k] * s * slope
         ds_t[i, 0] = acc
 

@@ -1,9 +1,9 @@
 """EventProp's forward pass: the simulation, keeping only what the adjoint needs.
 
 Kept: the spike record (``_record``), the spikes per step, each hidden
-neuron's spike count and summed free potential, the readout (``[T, B, n_out]`` potentials: ``n_out``
-values a step) or each readout neuron's first spike (time, step, sigma,
-inv_slope). Nothing else of the ``T x B x n`` states is stored.
+neuron's spike count and summed free potential, the readout (``[T, B,
+n_out]`` potentials: ``n_out`` values a step) or each readout neuron's
+first spike (time, step, sigma, inv_slope). Nothing else of the ``T x B x n`` states is stored.
 """
 
 from typing import NamedTuple

@@ -68,7 +68,7 @@ def rate_regulariser(per_neuron, reg, n_steps: int, dt: float):
     where they fire (the gradient of ``c_reg sum_spikes stop_grad(mean_b n_bj
     - nu) / B * v_free``). ``reg.tau_reg`` is not used.
     """
-    nu = reg.f_target * n_steps * dt * 1e-3
+    nu = spikes_per_trial(reg.f_target, n_steps, dt)
     excess = per_neuron.mean(0) - nu
     value = 0.5 * reg.c_reg * jnp.sum(excess**2)
     return value, reg.c_reg * excess / per_neuron.shape[0]
@@ -110,8 +110,13 @@ def activity_floor(per_neuron, v_free_sum, floor: ActivityFloor, n_steps: int, d
     """
     if isinstance(floor.f_min, (int, float)) and not floor.f_min > 0:
         raise ValueError(f"ActivityFloor.f_min must be > 0 Hz, got {floor.f_min}")
-    nu_min = floor.f_min * n_steps * dt * 1e-3
+    nu_min = spikes_per_trial(floor.f_min, n_steps, dt)
     deficit = jnp.maximum(0.0, 1.0 - per_neuron.mean(0) / nu_min)
     distance = theta - v_free_sum.mean(0) / n_steps
     value = floor.c * jnp.sum(deficit * distance)
     return value, -floor.c * deficit / (per_neuron.shape[0] * n_steps)
+
+
+def spikes_per_trial(rate, n_steps: int, dt: float):
+    """Spikes of a neuron firing at ``rate`` [Hz] over ``n_steps`` steps of ``dt`` [ms]."""
+    return rate * n_steps * dt * 1e-3
